@@ -1,0 +1,550 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/impact-ops/impact/internal/classify"
+	"github.com/impact-ops/impact/internal/inventory"
+	"github.com/impact-ops/impact/internal/results"
+	"github.com/impact-ops/impact/internal/scan"
+)
+
+const scanAbout = `Probe every mailbox of the inventory over IMAP, strictly read-only (EXAMINE,
+STATUS, LIST, SEARCH, FETCH of INTERNALDATE; never SELECT, STORE or a body
+fetch), decide each mailbox's impact, and write the results (JSON Lines, one
+record per mailbox, appended as probes finish) and the prioritised workbook.
+
+The target server (host, address, greeting, certificate) is printed before the
+first probe and recorded in the results and the workbook.
+
+The master password is read from $IMPACT_MASTER_PASSWORD, --master-password-file
+or a terminal prompt, never from the command line.
+
+Rerunning with the same --results resumes: mailboxes with a final verdict are
+not probed again, probe_error ones are. --fresh starts over.`
+
+const scanExamples = `    # Dovecot with a master user (LOGIN "mailbox*ops"):
+    export IMPACT_MASTER_PASSWORD=...
+    impact scan --inventory accounts.csv --server imap.example.net:993 --tls implicit \
+        --cutoff 2006-07-09T08:00:00+01:00 --auth master --master-user ops \
+        --results scan.jsonl --report impact.xlsx
+
+    # Check the inventory and settings without connecting:
+    impact scan --inventory accounts.xlsx --sheet Export --server imap.example.net:993 \
+        --cutoff 2006-07-09T08:00:00+01:00 --auth authzid --master-user ops \
+        --results scan.jsonl --dry-run
+`
+
+// scanOptions are the scan flags after parsing.
+type scanOptions struct {
+	inventory, sheet         string
+	server, tlsMode, caFile  string
+	insecureSkipVerify       bool
+	allowPlaintext           bool
+	cutoff                   string
+	auth, masterUser, sep    string
+	masterPasswordFile       string
+	results, report, rules   string
+	workers                  int
+	rate                     float64
+	loginTimeout, cmdTimeout time.Duration
+	connectTimeout           time.Duration
+	dryRun, fresh            bool
+	skipInvalid              bool
+	traceFile                string
+	title                    string
+}
+
+func scanFlags(fs *flag.FlagSet, o *scanOptions) {
+	fs.StringVar(&o.inventory, "inventory", "", "inventory `FILE` exported from billing (.csv or .xlsx)")
+	fs.StringVar(&o.sheet, "sheet", "", "xlsx `SHEET` holding the inventory (default: the first)")
+	fs.StringVar(&o.server, "server", "", "IMAP server `HOST:PORT`")
+	fs.StringVar(&o.tlsMode, "tls", "implicit", "`MODE`: implicit (port 993), starttls (143) or none (plaintext: loopback, or with --allow-plaintext)")
+	fs.StringVar(&o.caFile, "ca-file", "", "PEM `FILE` of CA certificates to verify the server with (default: system roots)")
+	fs.BoolVar(&o.insecureSkipVerify, "insecure-skip-verify", false, "do not verify the server certificate (its fingerprint is still printed and recorded)")
+	fs.BoolVar(&o.allowPlaintext, "allow-plaintext", false, "allow --tls none to a non-loopback server (passwords cross the network in clear)")
+	fs.StringVar(&o.cutoff, "cutoff", "", "incident `TIME`, RFC 3339 with zone, e.g. 2006-07-09T08:00:00+01:00: mail with an INTERNALDATE before it is \"old\"")
+	fs.StringVar(&o.auth, "auth", "master", "how to log in: master (LOGIN mailbox<sep>master), authzid (AUTHENTICATE PLAIN with authorization identity) or password (inventory password column)")
+	fs.StringVar(&o.masterUser, "master-user", "", "master `USER` for --auth master or authzid")
+	fs.StringVar(&o.sep, "master-separator", "*", "`SEP` between mailbox and master user (Dovecot auth_master_user_separator)")
+	fs.StringVar(&o.masterPasswordFile, "master-password-file", "", "read the master password from `FILE` (first line) instead of $IMPACT_MASTER_PASSWORD or a prompt")
+	fs.StringVar(&o.results, "results", "", "results `FILE` (JSON Lines); an existing file is resumed")
+	fs.StringVar(&o.report, "report", "", "workbook `FILE` to write (.xlsx; default: the results file name with .xlsx)")
+	fs.StringVar(&o.rules, "rules", "", "settings `FILE` (TOML): customer type rules, ISP domains, access values")
+	fs.IntVar(&o.workers, "workers", 8, "mailboxes probed at once (one connection each)")
+	fs.Float64Var(&o.rate, "rate", 20, "new connections per second, at most")
+	fs.DurationVar(&o.connectTimeout, "connect-timeout", 10*time.Second, "timeout for TCP connect and TLS handshake")
+	fs.DurationVar(&o.loginTimeout, "login-timeout", 45*time.Second, "timeout for a login (keep above 20s: Dovecot delays logins after failures)")
+	fs.DurationVar(&o.cmdTimeout, "timeout", 30*time.Second, "timeout for every other IMAP command")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "check the inventory and settings, print what would be scanned, connect to nothing")
+	fs.BoolVar(&o.fresh, "fresh", false, "discard an existing results file and start over")
+	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "scan the valid rows even if some inventory rows are rejected (they are listed)")
+	fs.StringVar(&o.traceFile, "trace-imap", "", "write the IMAP conversation to `FILE`, credentials redacted (for support cases)")
+	fs.StringVar(&o.title, "title", "", "incident title for the workbook (default: \"Mail storage incident\" and the cutoff)")
+}
+
+// check catches flag conflicts before any file or network I/O.
+func (o *scanOptions) check() (cutoff time.Time, err error) {
+	if o.inventory == "" {
+		return cutoff, usageErr("--inventory is required (the CSV or XLSX account export)")
+	}
+	if o.server == "" {
+		return cutoff, usageErr("--server is required, e.g. --server imap.example.net:993")
+	}
+	host, port, err := net.SplitHostPort(o.server)
+	if err != nil || host == "" || port == "" {
+		return cutoff, usageErr("--server %q: want HOST:PORT, e.g. imap.example.net:993", o.server)
+	}
+	if o.cutoff == "" {
+		return cutoff, usageErr("--cutoff is required: the incident time with its zone, e.g. --cutoff 2006-07-09T08:00:00+01:00")
+	}
+	cutoff, err = time.Parse(time.RFC3339, o.cutoff)
+	if err != nil {
+		return cutoff, usageErr("--cutoff %q: want RFC 3339 with a zone, e.g. 2006-07-09T08:00:00+01:00 or 2006-07-09T07:00:00Z", o.cutoff)
+	}
+	if cutoff.After(time.Now().Add(time.Hour)) {
+		return cutoff, usageErr("--cutoff %s is in the future: check the date", o.cutoff)
+	}
+	switch scan.TLSMode(o.tlsMode) {
+	case scan.TLSImplicit, scan.TLSStartTLS:
+	case scan.TLSNone:
+		if o.caFile != "" || o.insecureSkipVerify {
+			return cutoff, usageErr("--ca-file and --insecure-skip-verify need TLS; drop them or use --tls implicit/starttls")
+		}
+		if !isLoopback(host) && !o.allowPlaintext {
+			return cutoff, usageErr("--tls none to %s would send passwords in clear: use --tls implicit or starttls (or add --allow-plaintext if you really mean it)", host)
+		}
+	default:
+		return cutoff, usageErr("--tls %q: want implicit, starttls or none", o.tlsMode)
+	}
+	if o.caFile != "" && o.insecureSkipVerify {
+		return cutoff, usageErr("--ca-file and --insecure-skip-verify contradict each other: keep one")
+	}
+	switch scan.AuthMode(o.auth) {
+	case scan.AuthMaster, scan.AuthAuthzID:
+		if o.masterUser == "" {
+			return cutoff, usageErr("--auth %s needs --master-user (the master user's name; its password comes from $IMPACT_MASTER_PASSWORD, --master-password-file or a prompt)", o.auth)
+		}
+		if o.auth == string(scan.AuthMaster) && o.sep == "" {
+			return cutoff, usageErr("--master-separator must not be empty (Dovecot's default is *)")
+		}
+		if strings.Contains(o.masterUser, o.sep) && o.auth == string(scan.AuthMaster) {
+			return cutoff, usageErr("--master-user %q contains the separator %q", o.masterUser, o.sep)
+		}
+	case scan.AuthPassword:
+		if o.masterUser != "" || o.masterPasswordFile != "" {
+			return cutoff, usageErr("--auth password logs in with each mailbox's own password (inventory column): drop --master-user/--master-password-file, or use --auth master")
+		}
+	default:
+		return cutoff, usageErr("--auth %q: want master, authzid or password", o.auth)
+	}
+	if o.results == "" {
+		return cutoff, usageErr("--results is required: the JSON Lines file the scan appends to (and resumes from), e.g. --results scan.jsonl")
+	}
+	if o.report != "" && !strings.EqualFold(filepath.Ext(o.report), ".xlsx") {
+		return cutoff, usageErr("--report %q: the workbook must end in .xlsx", o.report)
+	}
+	if o.workers < 1 || o.workers > 256 {
+		return cutoff, usageErr("--workers %d: want 1 to 256", o.workers)
+	}
+	if o.rate <= 0 {
+		return cutoff, usageErr("--rate %g: want a positive number of connections per second", o.rate)
+	}
+	if o.loginTimeout < time.Second || o.cmdTimeout < time.Second || o.connectTimeout < time.Second {
+		return cutoff, usageErr("timeouts must be at least 1s")
+	}
+	if o.fresh && o.dryRun {
+		return cutoff, usageErr("--fresh and --dry-run together: a dry run changes no file; drop one")
+	}
+	return cutoff, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (o *scanOptions) reportPath() string {
+	if o.report != "" {
+		return o.report
+	}
+	return strings.TrimSuffix(o.results, filepath.Ext(o.results)) + ".xlsx"
+}
+
+func cmdScan(ctx context.Context, e *env, args []string) error {
+	var o scanOptions
+	fs := newFlagSet("scan", e, "impact scan --inventory FILE --server HOST:PORT --cutoff TIME --results FILE [flags]", scanAbout, scanExamples)
+	scanFlags(fs, &o)
+	if err := parse(fs, e, args); err != nil {
+		return err
+	}
+	cutoff, err := o.check()
+	if err != nil {
+		return err
+	}
+	return runScan(ctx, e, &o, cutoff, nil)
+}
+
+// scanHooks lets the demo reuse the scan path with its own server.
+type scanHooks struct {
+	masterPassword string
+	rules          *classify.Rules
+}
+
+func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hooks *scanHooks) error {
+	rules := classify.DefaultRules()
+	if hooks != nil && hooks.rules != nil {
+		rules = hooks.rules
+	}
+	if o.rules != "" {
+		r, err := classify.LoadRules(o.rules)
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		rules = r
+	}
+	inv, err := inventory.Read(o.inventory, inventory.Options{Sheet: o.sheet, NeedPassword: o.auth == string(scan.AuthPassword)})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	for _, d := range inv.Duplicates {
+		msg := fmt.Sprintf("%s: duplicate of %s (%s), skipped", d.Duplicate, d.Source, d.Mailbox)
+		if d.Conflict != "" {
+			msg += "; differs: " + d.Conflict
+		}
+		fmt.Fprintln(e.stderr, "warning:", msg)
+	}
+	if len(inv.Rejected) > 0 {
+		const show = 20
+		for i, re := range inv.Rejected {
+			if i == show {
+				fmt.Fprintf(e.stderr, "... and %d more rejected rows\n", len(inv.Rejected)-show)
+				break
+			}
+			fmt.Fprintln(e.stderr, re.Error())
+		}
+		if !o.skipInvalid {
+			return usageErr("%d inventory rows rejected (listed above): fix them, or pass --skip-invalid to scan the %d valid rows", len(inv.Rejected), len(inv.Entries))
+		}
+		fmt.Fprintf(e.stderr, "warning: %d rows rejected and skipped (--skip-invalid)\n", len(inv.Rejected))
+	}
+	if len(inv.Entries) == 0 {
+		return usageErr("inventory %s holds no mailboxes", o.inventory)
+	}
+
+	var prior *results.Set
+	if !o.fresh {
+		if _, err := os.Stat(o.results); err == nil {
+			prior, err = results.Load(o.results)
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("%w (move the file away or pass --fresh to start over)", err)}
+			}
+			if err := compatible(prior, o, cutoff); err != nil {
+				return err
+			}
+		}
+	}
+	todo := pending(inv.Entries, prior)
+
+	if o.dryRun {
+		return dryRun(e, o, cutoff, inv, rules, todo)
+	}
+
+	password := ""
+	if hooks != nil {
+		password = hooks.masterPassword
+	} else if o.auth != string(scan.AuthPassword) {
+		password, err = masterPassword(e, o)
+		if err != nil {
+			return err
+		}
+	}
+	tlsConf, err := tlsConfig(o)
+	if err != nil {
+		return err
+	}
+	var trace io.WriteCloser
+	if o.traceFile != "" {
+		trace, err = os.OpenFile(o.traceFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("open trace: %w", err)}
+		}
+		defer trace.Close()
+	}
+	cfg := scan.Config{
+		Server: o.server, TLS: scan.TLSMode(o.tlsMode), TLSConfig: tlsConf,
+		Auth: scan.AuthMode(o.auth), MasterUser: o.masterUser, MasterPassword: password, MasterSeparator: o.sep,
+		Cutoff:   cutoff,
+		Timeouts: scan.Timeouts{Connect: o.connectTimeout, Login: o.loginTimeout, Command: o.cmdTimeout},
+	}
+	if trace != nil {
+		cfg.Trace = trace
+	}
+	prober, err := scan.NewProber(cfg)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+
+	fmt.Fprintf(e.stderr, "Connecting to %s to identify it (no login)...\n", o.server)
+	target, err := scan.Identify(ctx, cfg)
+	if err != nil {
+		var se *scan.SetupError
+		if errors.As(err, &se) {
+			return &exitError{code: exitUsage, err: err}
+		}
+		return &exitError{code: exitUsage, err: fmt.Errorf("%w (is --server right and reachable? nothing was scanned)", err)}
+	}
+	printTarget(e.stderr, &target)
+
+	w, torn, err := results.Create(o.results, o.fresh)
+	if err != nil {
+		return err
+	}
+	if torn > 0 {
+		fmt.Fprintf(e.stderr, "warning: %s ended in a torn line (%d bytes, a crash mid-write); cut off, that mailbox is probed again\n", o.results, torn)
+	}
+	started := time.Now().UTC()
+	header := results.Scan{Kind: results.KindScan, Version: versionString(), StartedAt: started, Cutoff: cutoff,
+		Auth: o.auth, Inventory: o.inventory, Mailboxes: len(inv.Entries), Target: target, Resumed: prior != nil && len(prior.Mailboxes) > 0}
+	if err := w.Write(header); err != nil {
+		w.Close()
+		return err
+	}
+	if header.Resumed {
+		fmt.Fprintf(e.stderr, "Resuming %s: %d of %d mailboxes already have a verdict, %d to probe.\n", o.results, len(inv.Entries)-len(todo), len(inv.Entries), len(todo))
+	}
+	fmt.Fprintf(e.stderr, "Probing %d mailboxes with %d workers, at most %g new connections/s; cutoff %s.\n", len(todo), o.workers, o.rate, cutoff.Format(time.RFC3339))
+
+	byMailbox := make(map[string]*inventory.Entry, len(inv.Entries))
+	for i := range inv.Entries {
+		byMailbox[inv.Entries[i].Mailbox] = &inv.Entries[i]
+	}
+	prog := newProgress(e.stderr, len(todo))
+	counts := map[results.Impact]int{}
+	probed := 0
+	runErr := scan.Run(ctx, prober, todo, scan.RunConfig{Workers: o.workers, LoginRate: o.rate, Drain: e.drain}, func(out scan.Outcome) error {
+		rec := out.Record
+		fillFromInventory(&rec, byMailbox[rec.Mailbox])
+		classify.Decide(&rec, cutoff, rules)
+		if err := w.Write(&rec); err != nil {
+			return err
+		}
+		probed++
+		counts[rec.Impact]++
+		prog.done(&rec)
+		return nil
+	})
+	prog.close()
+
+	end := results.End{Kind: results.KindEnd, FinishedAt: time.Now().UTC(), Complete: runErr == nil, Probed: probed}
+	if runErr != nil {
+		end.Reason = runErr.Error()
+	}
+	if err := w.Write(end); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := w.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+
+	set, err := results.Load(o.results)
+	if err != nil {
+		return err
+	}
+	rep, err := writeReports(set, reportSettings{path: o.reportPath(), rules: rules, inventory: inv.Entries, title: o.title})
+	if err != nil {
+		return fmt.Errorf("write report: %w (the results in %s are intact; rerun with impact report)", err, o.results)
+	}
+	printSummary(e.stderr, rep, started, o.results, o.reportPath())
+
+	var stop *scan.StopError
+	switch {
+	case runErr == nil:
+	case ctx.Err() != nil:
+		return &exitError{code: exitInterrupt, err: errors.New("aborted; rerun the same command to resume")}
+	case errors.As(runErr, &stop) && stop.Reason == "interrupted":
+		return &exitError{code: exitInterrupt, err: errors.New("interrupted; the report is marked incomplete; rerun the same command to resume")}
+	default:
+		var se *scan.SetupError
+		if errors.As(runErr, &se) {
+			return &exitError{code: exitUsage, err: runErr}
+		}
+		return &exitError{code: exitIncomplete, err: fmt.Errorf("scan stopped: %w; rerun the same command to resume", runErr)}
+	}
+	if rep.NotProbed > 0 || rep.probeErrors > 0 {
+		return &exitError{code: exitIncomplete, err: fmt.Errorf("%d mailboxes without a verdict (probe_error or not probed): rerun the same command to probe them again", rep.NotProbed+rep.probeErrors)}
+	}
+	return nil
+}
+
+// compatible refuses to resume a results file written for another server
+// or cutoff: mixing them would make a report that is true of neither.
+func compatible(prior *results.Set, o *scanOptions, cutoff time.Time) error {
+	if len(prior.Scans) == 0 {
+		return nil
+	}
+	last := prior.Scans[len(prior.Scans)-1]
+	if last.Target.Server != o.server {
+		return usageErr("%s holds a scan of %s, not %s: use another --results file, or --fresh to discard it", o.results, last.Target.Server, o.server)
+	}
+	if !last.Cutoff.Equal(cutoff) {
+		return usageErr("%s holds a scan with cutoff %s, not %s: use another --results file, or --fresh to discard it", o.results, last.Cutoff.Format(time.RFC3339), cutoff.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// pending returns the entries without a final record, in inventory order.
+func pending(entries []inventory.Entry, prior *results.Set) []inventory.Entry {
+	if prior == nil {
+		return entries
+	}
+	var todo []inventory.Entry
+	for _, e := range entries {
+		if m := prior.Mailboxes[e.Mailbox]; m == nil || !m.Final() {
+			todo = append(todo, e)
+		}
+	}
+	return todo
+}
+
+func fillFromInventory(rec *results.Mailbox, e *inventory.Entry) {
+	if e == nil {
+		return
+	}
+	rec.AccountID = e.AccountID
+	rec.RawType = e.CustomerType
+	rec.Product = e.Product
+	rec.Access = e.Access
+	rec.ContactName = e.ContactName
+	rec.ContactPhone = e.ContactPhone
+	if e.Created != nil {
+		rec.Created = e.Created.Format(time.DateOnly)
+	}
+}
+
+func tlsConfig(o *scanOptions) (*tls.Config, error) {
+	if o.tlsMode == string(scan.TLSNone) {
+		return nil, nil
+	}
+	c := &tls.Config{InsecureSkipVerify: o.insecureSkipVerify}
+	if o.caFile != "" {
+		pem, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("--ca-file: %w", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageErr("--ca-file %s: no PEM certificate found in it", o.caFile)
+		}
+		c.RootCAs = pool
+	}
+	return c, nil
+}
+
+// masterPassword reads the master password from the environment, a file
+// or the terminal: never from argv, where ps and shell history show it.
+func masterPassword(e *env, o *scanOptions) (string, error) {
+	if o.masterPasswordFile != "" {
+		b, err := os.ReadFile(o.masterPasswordFile)
+		if err != nil {
+			return "", &exitError{code: exitUsage, err: fmt.Errorf("--master-password-file: %w", err)}
+		}
+		pw := strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
+		if pw == "" {
+			return "", usageErr("--master-password-file %s: the first line is empty", o.masterPasswordFile)
+		}
+		return pw, nil
+	}
+	if pw := e.getenv("IMPACT_MASTER_PASSWORD"); pw != "" {
+		return pw, nil
+	}
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(e.stderr, "Master password for %s: ", o.masterUser)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if len(b) == 0 {
+			return "", usageErr("empty master password")
+		}
+		return string(b), nil
+	}
+	return "", usageErr("no master password: set IMPACT_MASTER_PASSWORD, pass --master-password-file FILE, or run on a terminal to be asked")
+}
+
+func printTarget(w io.Writer, t *results.Target) {
+	fmt.Fprintf(w, "Target server:  %s (TLS: %s)\n", t.Server, t.TLS)
+	fmt.Fprintf(w, "  resolved:     %s (connected to %s)\n", strings.Join(t.Addresses, ", "), t.Connected)
+	fmt.Fprintf(w, "  greeting:     %s\n", t.Greeting)
+	if t.CertSHA256 != "" {
+		v := "verified"
+		if !t.Verified {
+			v = "NOT verified (--insecure-skip-verify)"
+		}
+		fmt.Fprintf(w, "  certificate:  %s, issued by %s, valid until %s, %s\n", t.CertSubject, t.CertIssuer, t.CertNotAfter, v)
+		fmt.Fprintf(w, "  SHA-256:      %s\n", t.CertSHA256)
+	} else {
+		fmt.Fprintf(w, "  certificate:  none (plaintext)\n")
+	}
+	fmt.Fprintf(w, "  capabilities: %s\n", strings.Join(t.Capabilities, " "))
+}
+
+func dryRun(e *env, o *scanOptions, cutoff time.Time, inv *inventory.Inventory, rules *classify.Rules, todo []inventory.Entry) error {
+	w := e.stdout
+	fmt.Fprintf(w, "Dry run: nothing will be connected to.\n")
+	fmt.Fprintf(w, "Server:     %s (TLS %s), auth %s", o.server, o.tlsMode, o.auth)
+	if o.masterUser != "" {
+		fmt.Fprintf(w, " as master user %s", o.masterUser)
+	}
+	fmt.Fprintf(w, "\nCutoff:     %s (%s UTC)\n", cutoff.Format(time.RFC3339), cutoff.UTC().Format("2006-01-02 15:04"))
+	cols := make([]string, 0, len(inv.Columns))
+	for k, v := range inv.Columns {
+		cols = append(cols, k+"="+v)
+	}
+	sort.Strings(cols)
+	fmt.Fprintf(w, "Inventory:  %s: %d mailboxes, %d duplicates skipped, %d rows rejected\n", o.inventory, len(inv.Entries), len(inv.Duplicates), len(inv.Rejected))
+	fmt.Fprintf(w, "Columns:    %s\n", strings.Join(cols, ", "))
+	types := map[string]int{}
+	accounts := map[string]int{}
+	for _, en := range inv.Entries {
+		t, _ := rules.CustomerType(en.Mailbox, en.CustomerType, en.Product)
+		types[t]++
+		accounts[en.AccountID]++
+	}
+	multi := 0
+	for _, n := range accounts {
+		if n >= 2 {
+			multi++
+		}
+	}
+	fmt.Fprintf(w, "Accounts:   %d (%d with several mailboxes)\n", len(accounts), multi)
+	fmt.Fprintf(w, "Mailboxes:  business %d, residential %d, unknown type %d\n", types[results.TypeBusiness], types[results.TypeResidential], types[results.TypeUnknown])
+	fmt.Fprintf(w, "To probe:   %d (results file %s)\n", len(todo), o.results)
+	for i, en := range todo {
+		if i == 10 {
+			fmt.Fprintf(w, "  ... and %d more\n", len(todo)-10)
+			break
+		}
+		fmt.Fprintf(w, "  %s (account %s, %s)\n", en.Mailbox, en.AccountID, en.Source)
+	}
+	fmt.Fprintf(w, "Report:     %s\n", o.reportPath())
+	return nil
+}

@@ -1,0 +1,172 @@
+// Package export writes the prioritised workbook (xlsx) derived from a scan's
+// results: a Summary sheet with the target identity, figures and a chart, a
+// Priority sheet of impacted accounts in rank order, every mailbox with every
+// figure, and the probe errors that need a rescan.
+//
+// The workbook is a report for people who will phone customers, so it holds
+// customer contacts: it is created with mode 0600, and it appears at its path
+// only once it is complete (written to a temporary file in the same directory,
+// synced, then renamed over the target).
+//
+// Every text that came from the inventory or the server is written as a
+// string cell, never as a formula, even when it starts with '=', '+', '-' or
+// '@'.
+package export
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/impact-ops/impact/internal/classify"
+	"github.com/impact-ops/impact/internal/results"
+)
+
+// Report is everything the workbook is made from. The exporter only reads it.
+type Report struct {
+	// Title names the incident, e.g. "Mail storage incident 2026-11-29".
+	Title string
+	// Scans are the headers of the runs that made these results, oldest
+	// first; Scans[0].Target is the server identity shown on the Summary.
+	Scans []results.Scan
+	// Cutoff is the instant before which mail should exist.
+	Cutoff time.Time
+	// Started and Finished bound the scan (first run's start, last run's end).
+	Started, Finished time.Time
+	// Complete is true when every inventory mailbox has a record.
+	Complete bool
+	// NotProbed is the number of inventory mailboxes with no record yet.
+	NotProbed int
+	// Mailboxes holds every record, sorted by mailbox.
+	Mailboxes []*results.Mailbox
+	// Accounts holds every account; impacted ones have Rank > 0.
+	Accounts []*classify.Account
+	// Location is the time zone of the workbook's date cells; nil means UTC.
+	Location *time.Location
+}
+
+// Options tune a Workbook. The zero value is ready to use.
+type Options struct {
+	// MaxRows is the most rows one sheet holds, header row included. A
+	// longer table continues on "Name (2)", "Name (3)", ... each with its
+	// own header row. 0 means the xlsx limit of 1,048,576; values 1..1 are
+	// invalid (a sheet needs room for a header and one row).
+	MaxRows int
+	// TmpDir is where excelize spills streamed sheets while the workbook is
+	// built (about 1.3 KB per mailbox uncompressed, so ~1.3 GB for a
+	// million). "" means os.TempDir(). The spill files are created 0600
+	// and removed when Write returns.
+	TmpDir string
+}
+
+// Workbook is an xlsx report being made at a path. Make one with
+// NewWorkbook, call Write once, then Close.
+type Workbook struct {
+	path string
+	opts Options
+	tmp  *os.File // nil once written, failed or closed
+
+	// sink wraps the temporary file for the workbook's bytes; tests use it
+	// to inject write errors. nil means the file itself.
+	sink func(io.Writer) io.Writer
+}
+
+// NewWorkbook prepares to write a workbook to path. It creates the
+// temporary file (mode 0600) beside path right away, so that a directory
+// that cannot be written fails before any work is done. Nothing appears at
+// path until Write succeeds. Errors: invalid options, or the temporary file
+// cannot be created.
+func NewWorkbook(path string, opts Options) (*Workbook, error) {
+	if opts.MaxRows == 0 {
+		opts.MaxRows = maxSheetRows
+	}
+	if opts.MaxRows < 2 || opts.MaxRows > maxSheetRows {
+		return nil, fmt.Errorf("workbook %s: max rows %d outside 2..%d", path, opts.MaxRows, maxSheetRows)
+	}
+	dir, base := filepath.Split(path)
+	if base == "" {
+		return nil, fmt.Errorf("workbook %q: no file name", path)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	// os.CreateTemp opens with mode 0600: the report holds customer contacts.
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("workbook %s: create temporary file: %w", path, err)
+	}
+	return &Workbook{path: path, opts: opts, tmp: tmp}, nil
+}
+
+// Write renders r into the workbook and moves it into place at the path
+// given to NewWorkbook, replacing any file there. On error the temporary
+// file is removed and any earlier file at the path is left untouched. A
+// Workbook is written at most once; a second Write returns an error.
+func (w *Workbook) Write(r *Report) (err error) {
+	if w.tmp == nil {
+		return fmt.Errorf("workbook %s: already written or closed", w.path)
+	}
+	tmp := w.tmp
+	w.tmp = nil
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if r == nil {
+		return fmt.Errorf("workbook %s: no report", w.path)
+	}
+	var out io.Writer = tmp
+	if w.sink != nil {
+		out = w.sink(tmp)
+	}
+	if err := render(out, r, w.opts); err != nil {
+		return fmt.Errorf("workbook %s: %w", w.path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("workbook %s: sync: %w", w.path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("workbook %s: close: %w", w.path, err)
+	}
+	if err := os.Rename(tmp.Name(), w.path); err != nil {
+		return fmt.Errorf("workbook %s: rename into place: %w", w.path, err)
+	}
+	// Make the rename itself durable; a failure here does not undo it.
+	if d, derr := os.Open(filepath.Dir(w.path)); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// Close releases the Workbook. If Write was never called, or failed, the
+// temporary file is removed and nothing is left at the path. Close after a
+// successful Write does nothing; Close is safe to call more than once.
+func (w *Workbook) Close() error {
+	if w.tmp == nil {
+		return nil
+	}
+	tmp := w.tmp
+	w.tmp = nil
+	cerr := tmp.Close()
+	rerr := os.Remove(tmp.Name())
+	if err := errors.Join(cerr, rerr); err != nil {
+		return fmt.Errorf("workbook %s: discard temporary file: %w", w.path, err)
+	}
+	return nil
+}
+
+// WriteWorkbook writes r to path in one call: NewWorkbook, Write, Close.
+func WriteWorkbook(path string, r *Report, opts Options) error {
+	w, err := NewWorkbook(path, opts)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	return w.Write(r)
+}

@@ -1,0 +1,862 @@
+package export
+
+import (
+	"archive/zip"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/impact-ops/impact/internal/classify"
+	"github.com/impact-ops/impact/internal/results"
+)
+
+const hostileContact = `=HYPERLINK("http://evil","x")`
+
+func i64(n int64) *int64 { return &n }
+
+func tp(t time.Time) *time.Time { return &t }
+
+var (
+	cutoff   = time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	probedAt = time.Date(2026, 11, 29, 10, 5, 0, 0, time.UTC)
+	cet      = time.FixedZone("CET", 3600)
+)
+
+// fixture is a small hand-made report: a multi-mailbox business account with
+// mixed impacts, an unknown-type account, residential accounts with
+// missing mail, a probe error (nil counts) and no old mail.
+func fixture() *Report {
+	anna := &results.Mailbox{
+		Mailbox: "anna@acme.example", AccountID: "B100", CustomerType: results.TypeBusiness,
+		MultiMailbox: true, Impact: results.ImpactLoginFailed, Evidence: "AUTHORIZATIONFAILED",
+		Product: "Business Mail", Created: "2019-03-01", ContactName: hostileContact, ContactPhone: "+41 44 000 00 00",
+		Login:    results.Login{Outcome: "failed", Code: "AUTHORIZATIONFAILED", Text: "=1+2 Authorization failed"},
+		ProbedAt: probedAt, DurationMS: 2011,
+	}
+	bob := &results.Mailbox{
+		Mailbox: "bob@acme.example", AccountID: "B100", CustomerType: results.TypeBusiness,
+		MultiMailbox: true, Impact: results.ImpactMissingOldMail, Evidence: "inventory: created 2019-03-01, access imap",
+		Product: "Business Mail", Created: "2019-03-01", ContactName: hostileContact, ContactPhone: "+41 44 000 00 00",
+		Login:        results.Login{Outcome: "ok", Text: "Logged in"},
+		BeforeCutoff: i64(0), AfterCutoff: i64(12),
+		Oldest: tp(time.Date(2026, 11, 29, 6, 30, 0, 0, time.UTC)), Newest: tp(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)),
+		Folders: []results.Folder{
+			{Name: "INBOX", Countable: true, BeforeCutoff: i64(0), AfterCutoff: i64(12)},
+			{Name: "=Parent", Countable: false},
+			{Name: "@Archive", Countable: true, Error: "NO [SERVERBUG] internal error"},
+		},
+		ProbedAt: probedAt.Add(time.Second), DurationMS: 340,
+	}
+	carol := &results.Mailbox{
+		Mailbox: "carol@acme.example", AccountID: "B100", CustomerType: results.TypeBusiness,
+		MultiMailbox: true, Impact: results.ImpactOK, Evidence: "messages before cutoff",
+		ContactName: "Carol Office", ContactPhone: "+41 44 000 00 01",
+		Login:        results.Login{Outcome: "ok"},
+		BeforeCutoff: i64(1234567), AfterCutoff: i64(5),
+		Folders:  []results.Folder{{Name: "INBOX", Countable: true, BeforeCutoff: i64(1234567), AfterCutoff: i64(5)}},
+		ProbedAt: probedAt, DurationMS: 120,
+	}
+	dave := &results.Mailbox{
+		Mailbox: "dave@home.example", AccountID: "R200", CustomerType: results.TypeResidential,
+		Impact: results.ImpactMissingOldMail, Evidence: "inventory: created 2015-01-01",
+		Created: "not a date", ContactName: "Dave", ContactPhone: "@phone",
+		Login:        results.Login{Outcome: "ok"},
+		BeforeCutoff: i64(0), AfterCutoff: i64(0), Folders: []results.Folder{},
+		ProbedAt: probedAt, DurationMS: 90,
+	}
+	eve := &results.Mailbox{
+		Mailbox: "eve@odd.example", AccountID: "U300", CustomerType: results.TypeUnknown,
+		Impact: results.ImpactLoginFailed, Evidence: "AUTHORIZATIONFAILED",
+		Login:    results.Login{Outcome: "failed", Code: "AUTHORIZATIONFAILED", Text: "+Authorization failed"},
+		ProbedAt: probedAt, DurationMS: 2003,
+	}
+	frank := &results.Mailbox{
+		Mailbox: "frank@home.example", AccountID: "R400", CustomerType: results.TypeResidential,
+		Impact: results.ImpactProbeError, Evidence: "probe did not finish",
+		Error:    "@login: i/o timeout",
+		Attempts: []string{"connection reset by peer", "i/o timeout"},
+		ProbedAt: probedAt, DurationMS: 30000,
+	}
+	gina := &results.Mailbox{
+		Mailbox: "gina@home.example", AccountID: "R500", CustomerType: results.TypeResidential,
+		Impact: results.ImpactNoOldMail, Evidence: "access pop3",
+		Login:        results.Login{Outcome: "ok"},
+		BeforeCutoff: i64(0), AfterCutoff: i64(3), Folders: []results.Folder{{Name: "INBOX", Countable: true, BeforeCutoff: i64(0), AfterCutoff: i64(3)}},
+		ProbedAt: probedAt, DurationMS: 80,
+	}
+	accounts := []*classify.Account{ // deliberately not in rank order
+		{ID: "R200", CustomerType: results.TypeResidential, Tier: classify.TierResidential,
+			Mailboxes: []*results.Mailbox{dave}, Impact: results.ImpactMissingOldMail, MissingOld: 1, Rank: 3},
+		{ID: "R400", CustomerType: results.TypeResidential, Tier: classify.TierResidential,
+			Mailboxes: []*results.Mailbox{frank}, Impact: results.ImpactProbeError, ProbeErrors: 1},
+		{ID: "B100", CustomerType: results.TypeBusiness, MultiMailbox: true, Tier: classify.TierBusinessMulti,
+			Mailboxes: []*results.Mailbox{anna, bob, carol}, Impact: results.ImpactLoginFailed, LoginFailed: 1, MissingOld: 1, Rank: 1},
+		{ID: "R500", CustomerType: results.TypeResidential, Tier: classify.TierResidential,
+			Mailboxes: []*results.Mailbox{gina}, Impact: results.ImpactNoOldMail},
+		{ID: "U300", CustomerType: results.TypeUnknown, Tier: classify.TierUnknown,
+			Mailboxes: []*results.Mailbox{eve}, Impact: results.ImpactLoginFailed, LoginFailed: 1, Rank: 2},
+	}
+	return &Report{
+		Title: "Mail storage incident 2026-11-29",
+		Scans: []results.Scan{{
+			Kind: results.KindScan, StartedAt: probedAt.Add(-time.Hour), Cutoff: cutoff, Mailboxes: 9,
+			Target: results.Target{
+				Server: "imap.example.net:993", Host: "imap.example.net", Addresses: []string{"192.0.2.10", "2001:db8::10"},
+				Connected: "192.0.2.10:993", TLS: "implicit", Greeting: "=* OK [CAPABILITY IMAP4rev1] Dovecot ready.",
+				CertSubject: "CN=imap.example.net", CertIssuer: "CN=Example CA",
+				CertSHA256: "AB:CD:EF", CertNotAfter: "2027-06-01T00:00:00Z", Verified: true,
+				Capabilities: []string{"IMAP4rev1", "SASL-IR", "AUTH=PLAIN"},
+			},
+		}},
+		Cutoff:    cutoff,
+		Started:   probedAt.Add(-time.Hour),
+		Finished:  probedAt.Add(time.Hour),
+		Complete:  false,
+		NotProbed: 2,
+		Mailboxes: []*results.Mailbox{anna, bob, carol, dave, eve, frank, gina},
+		Accounts:  accounts,
+		Location:  cet,
+	}
+}
+
+// writeFixture writes r to a fresh directory and opens the result.
+func writeFixture(t *testing.T, r *Report, opts Options) (string, *excelize.File) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.xlsx")
+	if err := WriteWorkbook(path, r, opts); err != nil {
+		t.Fatalf("WriteWorkbook: %v", err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatalf("open written workbook: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return path, f
+}
+
+func TestSheetsAndHeaders(t *testing.T) {
+	_, f := writeFixture(t, fixture(), Options{})
+	if got, want := f.GetSheetList(), []string{"Summary", "Priority", "Mailboxes", "Probe errors"}; !slices.Equal(got, want) {
+		t.Fatalf("sheets = %q, want %q", got, want)
+	}
+	tests := []struct {
+		sheet  string
+		header []string
+		rows   int // data rows
+	}{
+		{"Priority", []string{"Rank", "Account", "Customer type", "Tier", "Multi-mailbox", "Mailboxes", "Login failed",
+			"Missing old mail", "Worst impact", "Contact", "Phone", "Mailboxes affected"}, 3},
+		{"Mailboxes", []string{"Mailbox", "Account", "Customer type", "Multi-mailbox", "Impact", "Evidence",
+			"Login outcome", "Response code", "Server text", "Before cutoff", "After cutoff", "Oldest", "Newest",
+			"Folders", "Folders not countable", "Product", "Created", "Contact", "Phone", "Error", "Probed at", "Duration ms"}, 7},
+		{"Probe errors", []string{"Mailbox", "Account", "Customer type", "Error", "Attempts", "Earlier failures", "Probed at"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sheet, func(t *testing.T) {
+			rows, err := f.GetRows(tt.sheet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != tt.rows+1 {
+				t.Fatalf("%d rows, want header + %d", len(rows), tt.rows)
+			}
+			if !slices.Equal(rows[0], tt.header) {
+				t.Errorf("header = %q\nwant     %q", rows[0], tt.header)
+			}
+			panes, err := f.GetPanes(tt.sheet)
+			if err != nil || !panes.Freeze || panes.YSplit != 1 || panes.TopLeftCell != "A2" {
+				t.Errorf("panes = %+v, %v; want header row frozen", panes, err)
+			}
+		})
+	}
+}
+
+func TestPriorityOrder(t *testing.T) {
+	_, f := writeFixture(t, fixture(), Options{})
+	rows, err := f.GetRows("Priority")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"1", "B100", "business", "business multi-mailbox", "yes", "3", "1", "1", "login_failed",
+			hostileContact + "; Carol Office", "+41 44 000 00 00; +41 44 000 00 01", "anna@acme.example, bob@acme.example"},
+		{"2", "U300", "unknown", "unknown type", "no", "1", "1", "0", "login_failed", "", "", "eve@odd.example"},
+		{"3", "R200", "residential", "residential", "no", "1", "0", "1", "missing_old_mail", "Dave", "@phone", "dave@home.example"},
+	}
+	for i, w := range want {
+		got := rows[i+1]
+		// GetRows drops trailing empty cells.
+		for len(got) < len(w) {
+			got = append(got, "")
+		}
+		if !slices.Equal(got, w) {
+			t.Errorf("row %d = %q\nwant    %q", i+2, got, w)
+		}
+	}
+}
+
+// cellIs describes what one cell must hold.
+type cellIs struct {
+	sheet, cell string
+	raw         string // raw stored value ("" for an empty cell)
+	shown       string // formatted value; "" means same as raw
+	kind        string // "string", "number", "date", "empty"
+}
+
+func TestCellValues(t *testing.T) {
+	_, f := writeFixture(t, fixture(), Options{})
+	// Mailboxes rows: 2 anna, 3 bob, 4 carol, 5 dave, 6 eve, 7 frank, 8 gina.
+	tests := []cellIs{
+		{"Mailboxes", "A3", "bob@acme.example", "", "string"},
+		{"Mailboxes", "E3", "missing_old_mail", "", "string"},
+		{"Mailboxes", "J3", "0", "", "number"},  // a known zero stays 0
+		{"Mailboxes", "K3", "12", "", "number"}, // after cutoff
+		{"Mailboxes", "J4", "1234567", "1,234,567", "number"},
+		{"Mailboxes", "J7", "", "", "empty"},                // probe_error: unknown count
+		{"Mailboxes", "K7", "", "", "empty"},                //
+		{"Mailboxes", "N2", "", "", "empty"},                // login failed: folders unknown
+		{"Mailboxes", "N3", "3", "", "number"},              //
+		{"Mailboxes", "N5", "0", "", "number"},              // logged in, no folders listed
+		{"Mailboxes", "L3", "", "2026-11-29 07:30", "date"}, // 06:30Z in CET
+		{"Mailboxes", "M3", "", "2026-11-30 09:00", "date"},
+		{"Mailboxes", "L2", "", "", "empty"},
+		{"Mailboxes", "Q2", "", "2019-03-01", "date"},
+		{"Mailboxes", "Q5", "not a date", "", "string"},
+		{"Mailboxes", "U2", "", "2026-11-29 11:05", "date"},
+		{"Mailboxes", "V7", "30000", "30,000", "number"},
+		{"Mailboxes", "H2", "AUTHORIZATIONFAILED", "", "string"},
+		{"Mailboxes", "D5", "no", "", "string"},
+		// Hostile and formula-looking texts.
+		{"Mailboxes", "R2", hostileContact, "", "string"},
+		{"Mailboxes", "I2", "=1+2 Authorization failed", "", "string"},
+		{"Mailboxes", "I6", "+Authorization failed", "", "string"},
+		{"Mailboxes", "O3", "=Parent, @Archive: NO [SERVERBUG] internal error", "", "string"},
+		{"Mailboxes", "S5", "@phone", "", "string"},
+		{"Mailboxes", "T7", "@login: i/o timeout", "", "string"},
+		{"Priority", "J2", hostileContact + "; Carol Office", "", "string"},
+		{"Priority", "A4", "3", "", "number"},
+		{"Probe errors", "A2", "frank@home.example", "", "string"},
+		{"Probe errors", "D2", "@login: i/o timeout", "", "string"},
+		{"Probe errors", "E2", "3", "", "number"},
+		{"Probe errors", "F2", "connection reset by peer | i/o timeout", "", "string"},
+		{"Probe errors", "G2", "", "2026-11-29 11:05", "date"},
+		{"Summary", "B9", "=* OK [CAPABILITY IMAP4rev1] Dovecot ready.", "", "string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sheet+"!"+tt.cell, func(t *testing.T) { checkCell(t, f, tt) })
+	}
+}
+
+func checkCell(t *testing.T, f *excelize.File, tt cellIs) {
+	t.Helper()
+	raw, err := f.GetCellValue(tt.sheet, tt.cell, excelize.Options{RawCellValue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, err := f.GetCellValue(tt.sheet, tt.cell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formula, err := f.GetCellFormula(tt.sheet, tt.cell)
+	if err != nil || formula != "" {
+		t.Errorf("formula = %q, %v; want none", formula, err)
+	}
+	typ, err := f.GetCellType(tt.sheet, tt.cell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantShown := tt.shown
+	if wantShown == "" {
+		wantShown = tt.raw
+	}
+	if shown != wantShown {
+		t.Errorf("shown %q, want %q", shown, wantShown)
+	}
+	switch tt.kind {
+	case "string":
+		if raw != tt.raw {
+			t.Errorf("raw %q, want %q", raw, tt.raw)
+		}
+		if typ != excelize.CellTypeInlineString && typ != excelize.CellTypeSharedString {
+			t.Errorf("type %v, want a string cell", typ)
+		}
+	case "number":
+		if raw != tt.raw {
+			t.Errorf("raw %q, want %q", raw, tt.raw)
+		}
+		if _, err := strconv.ParseInt(raw, 10, 64); err != nil || typ != excelize.CellTypeUnset {
+			t.Errorf("type %v, raw %q: want a numeric cell", typ, raw)
+		}
+	case "date":
+		// A real date is a serial day number with a date format.
+		serial, err := strconv.ParseFloat(raw, 64)
+		if err != nil || serial < 40000 || typ != excelize.CellTypeUnset {
+			t.Errorf("raw %q, type %v: want a date serial", raw, typ)
+		}
+	case "empty":
+		if raw != "" || typ != excelize.CellTypeUnset {
+			t.Errorf("raw %q, type %v: want an empty cell", raw, typ)
+		}
+	}
+}
+
+// TestNoFormulaAnywhere reads every worksheet part: no cell of the workbook
+// may carry a formula.
+func TestNoFormulaAnywhere(t *testing.T) {
+	path, _ := writeFixture(t, fixture(), Options{})
+	parts := zipParts(t, path)
+	sheets := 0
+	for name, body := range parts {
+		if !strings.HasPrefix(name, "xl/worksheets/sheet") {
+			continue
+		}
+		sheets++
+		if strings.Contains(body, "<f>") || strings.Contains(body, "<f ") {
+			t.Errorf("%s holds a formula", name)
+		}
+		if strings.Contains(body, `t="str"`) {
+			t.Errorf("%s holds a formula-result string cell", name)
+		}
+	}
+	if sheets != 4 {
+		t.Errorf("%d worksheet parts, want 4", sheets)
+	}
+	if !strings.Contains(parts["xl/sharedStrings.xml"], "=* OK [CAPABILITY") {
+		t.Error("Summary greeting not stored as a shared string")
+	}
+}
+
+func zipParts(t *testing.T, path string) map[string]string {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	parts := map[string]string{}
+	for _, zf := range zr.File {
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts[zf.Name] = string(b)
+	}
+	return parts
+}
+
+// findRow returns the 1-based row whose column A is label.
+func findRow(t *testing.T, rows [][]string, label string) int {
+	t.Helper()
+	for i, r := range rows {
+		if len(r) > 0 && r[0] == label {
+			return i + 1
+		}
+	}
+	t.Fatalf("no row %q on Summary", label)
+	return 0
+}
+
+func TestSummary(t *testing.T) {
+	_, f := writeFixture(t, fixture(), Options{})
+	rows, err := f.GetRows("Summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rows[0][0], "Mail storage incident 2026-11-29: impact report for imap.example.net:993"; got != want {
+		t.Errorf("title %q, want %q", got, want)
+	}
+	labels := map[string]string{
+		"Server":                "imap.example.net:993",
+		"Host":                  "imap.example.net",
+		"Resolved addresses":    "192.0.2.10, 2001:db8::10",
+		"TLS mode":              "implicit",
+		"Certificate subject":   "CN=imap.example.net",
+		"Certificate SHA-256":   "AB:CD:EF",
+		"Certificate verified":  "yes",
+		"Capabilities":          "IMAP4rev1 SASL-IR AUTH=PLAIN",
+		"Cutoff":                "2026-11-29 04:00",
+		"Scan started":          "2026-11-29 10:05",
+		"Scan finished":         "2026-11-29 12:05",
+		"Times shown in":        "CET",
+		"Status":                "INCOMPLETE: 2 mailboxes not yet probed",
+		"Mailboxes probed":      "7",
+		"Accounts":              "5",
+		"Impacted accounts":     "3",
+		"Probe errors (rescan)": "1",
+	}
+	for label, want := range labels {
+		r := findRow(t, rows, label)
+		if got := rows[r-1][1]; got != want {
+			t.Errorf("%s = %q, want %q", label, got, want)
+		}
+	}
+	cutoffRow := findRow(t, rows, "Cutoff")
+	checkCell(t, f, cellIs{"Summary", "B" + strconv.Itoa(cutoffRow), "", "2026-11-29 04:00", "date"})
+
+	impactHeader := []string{"Customer type", "login_failed", "missing_old_mail", "probe_error", "no_old_mail", "ok", "Total"}
+	tables := []struct {
+		title string
+		body  [][]string
+	}{
+		{"Accounts by customer type and worst impact", [][]string{
+			{"business", "1", "0", "0", "0", "0", "1"},
+			{"residential", "0", "1", "1", "1", "0", "3"},
+			{"unknown", "1", "0", "0", "0", "0", "1"},
+			{"Total", "2", "1", "1", "1", "0", "5"},
+		}},
+		{"Mailboxes by customer type and impact", [][]string{
+			{"business", "1", "1", "0", "0", "1", "3"},
+			{"residential", "0", "1", "1", "1", "0", "3"},
+			{"unknown", "1", "0", "0", "0", "0", "1"},
+			{"Total", "2", "2", "1", "1", "1", "7"},
+		}},
+	}
+	for _, tt := range tables {
+		at := findRow(t, rows, tt.title)
+		if got := rows[at]; !slices.Equal(got, impactHeader) {
+			t.Errorf("%s header %q", tt.title, got)
+		}
+		for i, want := range tt.body {
+			if got := rows[at+1+i]; !slices.Equal(got, want) {
+				t.Errorf("%s row %d = %q, want %q", tt.title, i, got, want)
+			}
+		}
+	}
+	props, err := f.GetDocProps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props.Title != "Mail storage incident 2026-11-29" || !strings.Contains(props.Subject, "imap.example.net:993") {
+		t.Errorf("doc props title %q subject %q", props.Title, props.Subject)
+	}
+}
+
+func TestChart(t *testing.T) {
+	path, _ := writeFixture(t, fixture(), Options{})
+	parts := zipParts(t, path)
+	chart, ok := parts["xl/charts/chart1.xml"]
+	if !ok {
+		t.Fatal("no xl/charts/chart1.xml part")
+	}
+	if !strings.Contains(chart, `<barDir val="bar">`) || !strings.Contains(chart, `<grouping val="clustered">`) {
+		t.Error("chart is not a clustered bar chart")
+	}
+	if n := strings.Count(chart, "<ser>"); n != 5 {
+		t.Errorf("%d series, want one per impact (5)", n)
+	}
+	for _, i := range results.Impacts {
+		if !strings.Contains(chart, impactColour(i)) {
+			t.Errorf("chart lacks the %s colour %s", i, impactColour(i))
+		}
+	}
+	if !strings.Contains(chart, "Summary!$A$") {
+		t.Error("chart categories do not reference the Summary table")
+	}
+	// The drawing that holds the chart must hang off the Summary sheet.
+	rels := parts["xl/worksheets/_rels/sheet1.xml.rels"]
+	if !strings.Contains(rels, "drawing") {
+		t.Errorf("Summary sheet has no drawing: %s", rels)
+	}
+}
+
+func TestImpactFillsConsistent(t *testing.T) {
+	_, f := writeFixture(t, fixture(), Options{})
+	fillOf := func(sheet, cell string) string {
+		t.Helper()
+		id, err := f.GetCellStyle(sheet, cell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.GetStyle(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Fill.Color) == 0 {
+			return ""
+		}
+		return st.Fill.Color[0]
+	}
+	tests := []struct {
+		sheet, cell string
+		impact      results.Impact
+	}{
+		{"Mailboxes", "E2", results.ImpactLoginFailed},
+		{"Mailboxes", "E3", results.ImpactMissingOldMail},
+		{"Mailboxes", "E4", results.ImpactOK},
+		{"Mailboxes", "E7", results.ImpactProbeError},
+		{"Mailboxes", "E8", results.ImpactNoOldMail},
+		{"Priority", "I2", results.ImpactLoginFailed},
+		{"Priority", "I4", results.ImpactMissingOldMail},
+		{"Probe errors", "D2", results.ImpactProbeError},
+	}
+	for _, tt := range tests {
+		if got := fillOf(tt.sheet, tt.cell); !strings.EqualFold(got, impactColour(tt.impact)) {
+			t.Errorf("%s!%s fill %q, want %s colour %s", tt.sheet, tt.cell, got, tt.impact, impactColour(tt.impact))
+		}
+	}
+	rows, _ := f.GetRows("Summary")
+	hdr := findRow(t, rows, "Mailboxes by customer type and impact") + 1
+	for j, i := range results.Impacts {
+		cell, _ := excelize.CoordinatesToCellName(2+j, hdr)
+		if got := fillOf("Summary", cell); !strings.EqualFold(got, impactColour(i)) {
+			t.Errorf("Summary!%s fill %q, want %s", cell, got, impactColour(i))
+		}
+	}
+	// Number cells are right-aligned.
+	id, _ := f.GetCellStyle("Mailboxes", "J3")
+	if st, _ := f.GetStyle(id); st.Alignment == nil || st.Alignment.Horizontal != "right" {
+		t.Errorf("number cell alignment %+v, want right", st.Alignment)
+	}
+}
+
+func TestLayout(t *testing.T) {
+	r := fixture()
+	r.Mailboxes[0].Evidence = strings.Repeat("x", 300) // capped
+	path, f := writeFixture(t, r, Options{})
+	tests := []struct {
+		sheet, col string
+		want       float64
+	}{
+		{"Mailboxes", "A", float64(len("carol@acme.example")) + 1},
+		{"Mailboxes", "F", defaultMaxWidth},
+		{"Mailboxes", "U", timeWidth + 1},
+		{"Mailboxes", "V", float64(len("Duration ms")) + 2 + 1},
+		{"Priority", "L", float64(len("anna@acme.example, bob@acme.example")) + 1},
+	}
+	for _, tt := range tests {
+		got, err := f.GetColWidth(tt.sheet, tt.col)
+		if err != nil || got != tt.want {
+			t.Errorf("%s column %s width %v (%v), want %v", tt.sheet, tt.col, got, err, tt.want)
+		}
+	}
+	parts := zipParts(t, path)
+	filters := map[string]string{"sheet2.xml": "$A$1:$L$4", "sheet3.xml": "$A$1:$V$8", "sheet4.xml": "$A$1:$G$2"}
+	for part, ref := range filters {
+		if !strings.Contains(parts["xl/worksheets/"+part], `<autoFilter ref="`+ref+`"`) {
+			t.Errorf("%s: no autofilter over %s", part, ref)
+		}
+	}
+}
+
+func TestFileMode(t *testing.T) {
+	path, _ := writeFixture(t, fixture(), Options{})
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	assertOnly(t, filepath.Dir(path), "report.xlsx")
+}
+
+// assertOnly fails unless dir holds exactly the named files.
+func assertOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		t.Errorf("directory holds %q, want %q", got, names)
+	}
+}
+
+// failAfter passes n bytes, then fails every write.
+type failAfter struct {
+	w io.Writer
+	n int
+}
+
+var errInjected = errors.New("injected: disk full")
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		n, _ := f.w.Write(p[:f.n])
+		f.n = 0
+		return n, errInjected
+	}
+	f.n -= len(p)
+	return f.w.Write(p)
+}
+
+func TestFailureLeavesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, path string) error
+	}{
+		{"write error at start", func(t *testing.T, path string) error {
+			w, err := NewWorkbook(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			w.sink = func(f io.Writer) io.Writer { return &failAfter{w: f, n: 0} }
+			return w.Write(fixture())
+		}},
+		{"write error midway", func(t *testing.T, path string) error {
+			w, err := NewWorkbook(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			w.sink = func(f io.Writer) io.Writer { return &failAfter{w: f, n: 3000} }
+			return w.Write(fixture())
+		}},
+		{"nil report", func(t *testing.T, path string) error {
+			return WriteWorkbook(path, nil, Options{})
+		}},
+		{"closed without writing", func(t *testing.T, path string) error {
+			w, err := NewWorkbook(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return w.Write(fixture())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "report.xlsx")
+			if err := tt.run(t, path); err == nil {
+				t.Fatal("no error")
+			}
+			assertOnly(t, dir)
+		})
+	}
+}
+
+func TestFailureKeepsEarlierReport(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.xlsx")
+	if err := os.WriteFile(path, []byte("earlier report"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWorkbook(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sink = func(f io.Writer) io.Writer { return &failAfter{w: f, n: 100} }
+	err = w.Write(fixture())
+	if !errors.Is(err, errInjected) {
+		t.Fatalf("Write error %v, want the injected one", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "earlier report" {
+		t.Errorf("earlier report became %q", b)
+	}
+	assertOnly(t, dir, "report.xlsx")
+}
+
+func TestUnwritableTarget(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, path string
+	}{
+		{"missing directory", filepath.Join(dir, "no", "such", "dir", "report.xlsx")},
+		{"directory is a file", filepath.Join(dir, "file", "report.xlsx")},
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewWorkbook(tt.path, Options{}); err == nil {
+				t.Fatal("NewWorkbook: no error")
+			}
+			if err := WriteWorkbook(tt.path, fixture(), Options{}); err == nil {
+				t.Fatal("WriteWorkbook: no error")
+			}
+		})
+	}
+	assertOnly(t, dir, "file")
+}
+
+func TestSecondWriteRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.xlsx")
+	w, err := NewWorkbook(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(fixture()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(fixture()); err == nil {
+		t.Error("second Write: no error")
+	}
+	if err := w.Close(); err != nil {
+		t.Error(err)
+	}
+	assertOnly(t, dir, "report.xlsx")
+}
+
+func TestInvalidOptions(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{1, -1, maxSheetRows + 1} {
+		if _, err := NewWorkbook(filepath.Join(dir, "r.xlsx"), Options{MaxRows: n}); err == nil {
+			t.Errorf("MaxRows %d: no error", n)
+		}
+	}
+	assertOnly(t, dir)
+}
+
+func TestOverflowSheets(t *testing.T) {
+	// 3 data rows per sheet: 7 mailboxes take three sheets; 3 ranked accounts
+	// fit Priority exactly.
+	_, f := writeFixture(t, fixture(), Options{MaxRows: 4})
+	want := []string{"Summary", "Priority", "Mailboxes", "Mailboxes (2)", "Mailboxes (3)", "Probe errors"}
+	if got := f.GetSheetList(); !slices.Equal(got, want) {
+		t.Fatalf("sheets %q, want %q", got, want)
+	}
+	tests := []struct {
+		sheet     string
+		mailboxes []string
+	}{
+		{"Mailboxes", []string{"anna@acme.example", "bob@acme.example", "carol@acme.example"}},
+		{"Mailboxes (2)", []string{"dave@home.example", "eve@odd.example", "frank@home.example"}},
+		{"Mailboxes (3)", []string{"gina@home.example"}},
+	}
+	for _, tt := range tests {
+		rows, err := f.GetRows(tt.sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows[0][0] != "Mailbox" || rows[0][21] != "Duration ms" {
+			t.Errorf("%s header %q", tt.sheet, rows[0])
+		}
+		var got []string
+		for _, r := range rows[1:] {
+			got = append(got, r[0])
+		}
+		if !slices.Equal(got, tt.mailboxes) {
+			t.Errorf("%s mailboxes %q, want %q", tt.sheet, got, tt.mailboxes)
+		}
+		if p, _ := f.GetPanes(tt.sheet); !p.Freeze {
+			t.Errorf("%s header not frozen", tt.sheet)
+		}
+	}
+	// The continuation keeps the figures: frank's unknown count is still
+	// empty, dave's zero still 0.
+	checkCell(t, f, cellIs{"Mailboxes (2)", "J4", "", "", "empty"})
+	checkCell(t, f, cellIs{"Mailboxes (2)", "J2", "0", "", "number"})
+}
+
+func TestEmptyReport(t *testing.T) {
+	_, f := writeFixture(t, &Report{Complete: true}, Options{})
+	if got := f.GetSheetList(); len(got) != 4 {
+		t.Fatalf("sheets %q", got)
+	}
+	for _, s := range []string{"Priority", "Mailboxes", "Probe errors"} {
+		rows, err := f.GetRows(s)
+		if err != nil || len(rows) != 1 {
+			t.Errorf("%s: %d rows (%v), want the header only", s, len(rows), err)
+		}
+	}
+	rows, _ := f.GetRows("Summary")
+	if !strings.Contains(rows[0][0], "unknown server") {
+		t.Errorf("title %q", rows[0][0])
+	}
+	if got := rows[findRow(t, rows, "Status")-1][1]; got != "complete" {
+		t.Errorf("status %q", got)
+	}
+	if got := rows[findRow(t, rows, "Times shown in")-1][1]; got != "UTC" {
+		t.Errorf("zone %q", got)
+	}
+}
+
+func TestTargetChangeWarned(t *testing.T) {
+	r := fixture()
+	second := r.Scans[0]
+	second.Resumed = true
+	second.Target.Server = "imap-test.example.net:993"
+	second.Target.CertSHA256 = "01:02:03"
+	r.Scans = append(r.Scans, second)
+	_, f := writeFixture(t, r, Options{})
+	rows, _ := f.GetRows("Summary")
+	got := rows[findRow(t, rows, "WARNING")-1][1]
+	want := "runs touched different servers: imap.example.net:993 then imap-test.example.net:993 (certificate 01:02:03)"
+	if got != want {
+		t.Errorf("warning %q, want %q", got, want)
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	widths := []struct {
+		in   string
+		want int
+	}{
+		{"", 0}, {"abc", 3}, {"ab\nabcd\na", 4}, {"日本", 4}, {"é", 1},
+	}
+	for _, tt := range widths {
+		if got := textWidth(tt.in); got != tt.want {
+			t.Errorf("textWidth(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+	impacts := []struct {
+		in, want results.Impact
+	}{
+		{results.ImpactOK, results.ImpactOK}, {"", results.ImpactProbeError}, {"weird", results.ImpactProbeError},
+	}
+	for _, tt := range impacts {
+		if got := fillImpact(tt.in); got != tt.want {
+			t.Errorf("fillImpact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	var many []*results.Mailbox
+	for i := range 8 {
+		many = append(many, &results.Mailbox{ContactName: "c" + strconv.Itoa(i%7)})
+	}
+	if got, want := distinct(many, func(m *results.Mailbox) string { return m.ContactName }), "c0; c1; c2; c3; c4; (+2 more)"; got != want {
+		t.Errorf("distinct = %q, want %q", got, want)
+	}
+	if got := day("2019-03-01"); got.kind != dayCell || !got.t.Equal(time.Date(2019, 3, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("day = %+v", got)
+	}
+}
+
+// TestDateZone: date cells show the wall clock of Report.Location.
+func TestDateZone(t *testing.T) {
+	re := regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$`)
+	for _, tt := range []struct {
+		loc  *time.Location
+		want string
+	}{
+		{nil, "2026-11-29 10:05"},
+		{cet, "2026-11-29 11:05"},
+		{time.FixedZone("X", -5*3600-30*60), "2026-11-29 04:35"},
+	} {
+		r := fixture()
+		r.Location = tt.loc
+		_, f := writeFixture(t, r, Options{})
+		got, _ := f.GetCellValue("Mailboxes", "U2")
+		if got != tt.want || !re.MatchString(got) {
+			t.Errorf("zone %v: probed at %q, want %q", tt.loc, got, tt.want)
+		}
+	}
+}

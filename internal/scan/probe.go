@@ -1,0 +1,454 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-sasl"
+
+	"github.com/impact-ops/impact/internal/inventory"
+	"github.com/impact-ops/impact/internal/results"
+)
+
+// LoginRefused: the server refused to log in to this mailbox. This is a
+// finding (the customer cannot log in either), not a fault: it is never
+// retried. Code is the RFC 5530 response code, e.g. AUTHORIZATIONFAILED.
+type LoginRefused struct {
+	Code string
+	Text string
+}
+
+func (e *LoginRefused) Error() string {
+	if e.Code == "" {
+		return "login refused: " + e.Text
+	}
+	return fmt.Sprintf("login refused: [%s] %s", e.Code, e.Text)
+}
+
+// CredentialsError: the server rejected the scanner's own credentials (the
+// master user's), e.g. NO [AUTHENTICATIONFAILED] to a master-user login.
+// Not a finding about the mailbox and not transient.
+type CredentialsError struct {
+	Code string
+	Text string
+}
+
+func (e *CredentialsError) Error() string {
+	return fmt.Sprintf("master credentials rejected: [%s] %s", e.Code, e.Text)
+}
+
+// Prober probes single mailboxes. It is safe for concurrent use.
+type Prober struct {
+	cfg   Config
+	to    Timeouts
+	trace *tracer
+}
+
+// NewProber checks cfg and returns a Prober.
+func NewProber(cfg Config) (*Prober, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Prober{cfg: cfg, to: cfg.Timeouts.withDefaults()}
+	if cfg.Trace != nil {
+		p.trace = newTracer(cfg.Trace)
+	}
+	return p, nil
+}
+
+// Probe logs in to one mailbox and counts its messages around the cutoff.
+//
+// The returned record has Login, the totals and Folders filled; the verdict
+// (Impact, Evidence) is left to the caller. err is nil when the probe
+// completed, *LoginRefused when the server refused the login (a finding),
+// and otherwise says what failed (see IsTransient). The record is valid in
+// every case and carries what was learnt before the failure.
+func (p *Prober) Probe(ctx context.Context, e inventory.Entry) (rec results.Mailbox, err error) {
+	start := time.Now()
+	rec = results.Mailbox{Kind: results.KindMailbox, Mailbox: e.Mailbox, AccountID: e.AccountID, ProbedAt: start.UTC()}
+	defer func() {
+		rec.DurationMS = time.Since(start).Milliseconds()
+		if err != nil {
+			rec.Error = err.Error()
+			if rec.Login.Outcome == "" {
+				rec.Login.Outcome = "error"
+			}
+		}
+	}()
+
+	s, err := dial(ctx, &p.cfg, p.trace, e.Mailbox)
+	if err != nil {
+		return rec, err
+	}
+	defer s.logout(ctx, p.to.Command)
+
+	if err := p.login(ctx, s, e, &rec.Login); err != nil {
+		return rec, err
+	}
+	folders, err := p.folders(ctx, s)
+	rec.Folders = folders
+	sumFolders(&rec)
+	if err != nil {
+		return rec, err
+	}
+	return rec, nil
+}
+
+func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *results.Login) error {
+	var caps imap.CapSet
+	if err := s.step(ctx, p.to.Greeting, "CAPABILITY", func() error {
+		caps = s.client.Caps()
+		if caps == nil {
+			return errors.New("no capability list")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	var run func() error
+	switch p.cfg.Auth {
+	case AuthMaster:
+		if caps.Has(imap.CapLoginDisabled) {
+			return &SetupError{Msg: "server advertises LOGINDISABLED", Hint: "use --tls implicit or --tls starttls, or --auth authzid"}
+		}
+		out.Method = "LOGIN"
+		user := e.Mailbox + p.cfg.separator() + p.cfg.MasterUser
+		run = func() error { return s.client.Login(user, p.cfg.MasterPassword).Wait() }
+	case AuthAuthzID:
+		if !caps.Has(imap.Cap("AUTH=PLAIN")) {
+			return &SetupError{Msg: "server does not offer AUTHENTICATE PLAIN", Hint: "use --auth master (LOGIN with a separator), or TLS if PLAIN is only offered after it"}
+		}
+		out.Method = "AUTHENTICATE PLAIN"
+		run = func() error {
+			return s.client.Authenticate(sasl.NewPlainClient(e.Mailbox, p.cfg.MasterUser, p.cfg.MasterPassword))
+		}
+	case AuthPassword:
+		if caps.Has(imap.CapLoginDisabled) {
+			return &SetupError{Msg: "server advertises LOGINDISABLED", Hint: "use --tls implicit or --tls starttls"}
+		}
+		out.Method = "LOGIN"
+		run = func() error { return s.client.Login(e.Mailbox, e.Password).Wait() }
+	}
+	t0 := time.Now()
+	err := s.step(ctx, p.to.Login, "login", run)
+	out.DurationMS = time.Since(t0).Milliseconds()
+	if err == nil {
+		out.Outcome = "ok"
+		return nil
+	}
+	var ie *imap.Error
+	if !errors.As(err, &ie) {
+		out.Outcome = "error"
+		return err
+	}
+	out.Code = string(ie.Code)
+	out.Text = ie.Text
+	code := ie.Code
+	switch {
+	case code == "PRIVACYREQUIRED":
+		out.Outcome = "error"
+		return &SetupError{Msg: "server requires a secure connection for login: " + describeIMAPError(ie), Hint: "use --tls implicit or --tls starttls"}
+	case transientCodes[code] || (code == "" && transientText.MatchString(ie.Text)):
+		out.Outcome = "error"
+		return &CommandError{Step: "login", Err: ie}
+	case p.cfg.Auth != AuthPassword && (code == "AUTHENTICATIONFAILED" || code == ""):
+		// With a master user, AUTHENTICATIONFAILED is about the master
+		// credentials; a missing mailbox is AUTHORIZATIONFAILED.
+		out.Outcome = "error"
+		return &CredentialsError{Code: string(code), Text: ie.Text}
+	default:
+		out.Outcome = "failed"
+		return &LoginRefused{Code: string(code), Text: ie.Text}
+	}
+}
+
+func hasAttr(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {
+	for _, x := range attrs {
+		if strings.EqualFold(string(x), string(a)) {
+			return true
+		}
+	}
+	return false
+}
+
+// folders lists every folder and counts each countable one. Folder-level
+// failures are recorded in the folder and also returned, so the mailbox's
+// verdict can say the counts are incomplete.
+func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, error) {
+	var caps imap.CapSet
+	if err := s.step(ctx, p.to.Command, "CAPABILITY", func() error {
+		caps = s.client.Caps()
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	listStatus := caps.Has(imap.CapListStatus)
+	esearch := caps.Has(imap.CapESearch)
+
+	var opts *imap.ListOptions
+	if listStatus {
+		opts = &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true}}
+	}
+	var list []*imap.ListData
+	err := s.step(ctx, p.to.Command, "LIST", func() error {
+		var err error
+		list, err = s.client.List("", "*", opts).Collect()
+		return err
+	})
+	if err != nil {
+		return nil, wrapCommandErr("list folders", err)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Mailbox < list[j].Mailbox })
+
+	folders := make([]results.Folder, 0, len(list))
+	var firstErr error
+	for _, ld := range list {
+		f := results.Folder{Name: ld.Mailbox, Countable: true}
+		for _, a := range ld.Attrs {
+			f.Attributes = append(f.Attributes, string(a))
+		}
+		if hasAttr(ld.Attrs, imap.MailboxAttrNoSelect) || hasAttr(ld.Attrs, imap.MailboxAttrNonExistent) {
+			f.Countable = false
+			folders = append(folders, f)
+			continue
+		}
+		if st := ld.Status; st != nil {
+			f.Messages = u32to64(st.NumMessages)
+			if st.UIDValidity != 0 {
+				v := st.UIDValidity
+				f.UIDValidity = &v
+			}
+			if st.UIDNext != 0 {
+				v := uint32(st.UIDNext)
+				f.UIDNext = &v
+			}
+		}
+		if f.Messages != nil && *f.Messages == 0 {
+			zero := int64(0)
+			f.BeforeCutoff, f.AfterCutoff = &zero, &zero
+			folders = append(folders, f)
+			continue
+		}
+		if err := p.countFolder(ctx, s, &f, esearch); err != nil {
+			f.Error = err.Error()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("folder %q: %w", f.Name, err)
+			}
+			// A closed connection ends the probe; a NO for one folder does not.
+			var ce *CommandError
+			if !errors.As(err, &ce) {
+				folders = append(folders, f)
+				return folders, firstErr
+			}
+		}
+		folders = append(folders, f)
+	}
+	return folders, firstErr
+}
+
+func u32to64(v *uint32) *int64 {
+	if v == nil {
+		return nil
+	}
+	n := int64(*v)
+	return &n
+}
+
+// countFolder examines the folder (read-only) and counts messages before
+// and at/after the cutoff by INTERNALDATE.
+//
+// SEARCH BEFORE/SINCE compare dates only, in the server's time zone (RFC
+// 9051 6.4.4), which the client cannot know. Whatever that zone (UTC-12 to
+// UTC+14), a message dated before the day preceding the cutoff's UTC day is
+// before the cutoff, and one dated two days after it or later is after. The
+// messages in between, usually a few days' mail, are compared exactly by
+// FETCH INTERNALDATE.
+func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder, esearch bool) error {
+	var sel *imap.SelectData
+	err := s.step(ctx, p.to.Command, "EXAMINE", func() error {
+		var err error
+		sel, err = s.client.Select(f.Name, &imap.SelectOptions{ReadOnly: true}).Wait()
+		return err
+	})
+	if err != nil {
+		return wrapCommandErr("examine", err)
+	}
+	n := int64(sel.NumMessages)
+	f.Messages = &n
+	if sel.UIDValidity != 0 {
+		v := sel.UIDValidity
+		f.UIDValidity = &v
+	}
+	if sel.UIDNext != 0 {
+		v := uint32(sel.UIDNext)
+		f.UIDNext = &v
+	}
+	if n == 0 {
+		zero := int64(0)
+		f.BeforeCutoff, f.AfterCutoff = &zero, &zero
+		return nil
+	}
+
+	day := time.Date(p.cfg.Cutoff.UTC().Year(), p.cfg.Cutoff.UTC().Month(), p.cfg.Cutoff.UTC().Day(), 0, 0, 0, 0, time.UTC)
+	lo, hi := day.AddDate(0, 0, -1), day.AddDate(0, 0, 2)
+
+	count := func(what string, c *imap.SearchCriteria) (int64, error) {
+		var opts *imap.SearchOptions
+		if esearch {
+			opts = &imap.SearchOptions{ReturnCount: true}
+		}
+		var data *imap.SearchData
+		err := s.step(ctx, p.to.Command, "SEARCH "+what, func() error {
+			var err error
+			data, err = s.client.Search(c, opts).Wait()
+			return err
+		})
+		if err != nil {
+			return 0, wrapCommandErr("search "+what, err)
+		}
+		if esearch {
+			return int64(data.Count), nil
+		}
+		return int64(len(data.AllSeqNums())), nil
+	}
+	early, err := count("BEFORE", &imap.SearchCriteria{Before: lo})
+	if err != nil {
+		return err
+	}
+	late, err := count("SINCE", &imap.SearchCriteria{Since: hi})
+	if err != nil {
+		return err
+	}
+
+	var mid *imap.SearchData
+	err = s.step(ctx, p.to.Command, "SEARCH near cutoff", func() error {
+		var err error
+		mid, err = s.client.UIDSearch(&imap.SearchCriteria{Since: lo, Before: hi}, nil).Wait()
+		return err
+	})
+	if err != nil {
+		return wrapCommandErr("search near cutoff", err)
+	}
+	var before, after int64 = early, late
+	var oldest, newest time.Time
+	note := func(t time.Time) {
+		if t.IsZero() {
+			return
+		}
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+		if newest.IsZero() || t.After(newest) {
+			newest = t
+		}
+	}
+	if uids := mid.AllUIDs(); len(uids) > 0 {
+		var msgs []fetched
+		err = s.step(ctx, p.to.Command, "FETCH INTERNALDATE", func() error {
+			var err error
+			msgs, err = fetchDates(s, imap.UIDSetNum(uids...))
+			return err
+		})
+		if err != nil {
+			return wrapCommandErr("fetch INTERNALDATE near cutoff", err)
+		}
+		for _, m := range msgs {
+			if m.date.Before(p.cfg.Cutoff) {
+				before++
+			} else {
+				after++
+			}
+			note(m.date)
+		}
+	}
+	// The first and last message by sequence number bound the dates for
+	// mail delivered in order; with the messages near the cutoff this is
+	// exact for ordinary delivery and cheap for large folders.
+	var ends []fetched
+	err = s.step(ctx, p.to.Command, "FETCH INTERNALDATE", func() error {
+		var err error
+		ends, err = fetchDates(s, imap.SeqSetNum(1, uint32(n)))
+		return err
+	})
+	if err != nil {
+		return wrapCommandErr("fetch INTERNALDATE of first and last message", err)
+	}
+	for _, m := range ends {
+		note(m.date)
+	}
+	f.BeforeCutoff, f.AfterCutoff = &before, &after
+	if !oldest.IsZero() {
+		o, nw := oldest.UTC(), newest.UTC()
+		f.Oldest, f.Newest = &o, &nw
+	}
+	return nil
+}
+
+type fetched struct {
+	seq  uint32
+	date time.Time
+}
+
+func fetchDates(s *session, set imap.NumSet) ([]fetched, error) {
+	opts := &imap.FetchOptions{UID: true, InternalDate: true}
+	bufs, err := s.client.Fetch(set, opts).Collect()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fetched, 0, len(bufs))
+	for _, b := range bufs {
+		out = append(out, fetched{seq: b.SeqNum, date: b.InternalDate})
+	}
+	return out, nil
+}
+
+func wrapCommandErr(step string, err error) error {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return &CommandError{Step: step, Err: ie}
+	}
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return err
+	}
+	if isConnErr(err) {
+		return &NetError{Step: step, Err: err}
+	}
+	// Anything else is the client failing to parse the server's answer
+	// (e.g. a folder name that is not valid modified UTF-7).
+	return &ProtocolError{Step: step, Msg: "malformed server response: " + err.Error()}
+}
+
+// sumFolders totals the countable folders. A total is nil (unknown) when any
+// countable folder's count is unknown.
+func sumFolders(rec *results.Mailbox) {
+	var before, after int64
+	known := true
+	for _, f := range rec.Folders {
+		if !f.Countable {
+			continue
+		}
+		if f.BeforeCutoff == nil || f.AfterCutoff == nil {
+			known = false
+		} else {
+			before += *f.BeforeCutoff
+			after += *f.AfterCutoff
+		}
+		if f.Oldest != nil && (rec.Oldest == nil || f.Oldest.Before(*rec.Oldest)) {
+			t := *f.Oldest
+			rec.Oldest = &t
+		}
+		if f.Newest != nil && (rec.Newest == nil || f.Newest.After(*rec.Newest)) {
+			t := *f.Newest
+			rec.Newest = &t
+		}
+	}
+	if known && rec.Login.Outcome == "ok" {
+		rec.BeforeCutoff, rec.AfterCutoff = &before, &after
+	}
+}

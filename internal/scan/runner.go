@@ -1,0 +1,266 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/impact-ops/impact/internal/inventory"
+	"github.com/impact-ops/impact/internal/results"
+)
+
+// RunConfig bounds the load a scan puts on the server.
+type RunConfig struct {
+	// Workers is the number of mailboxes probed at once, and so the number
+	// of connections open at once (one per mailbox). Default 8.
+	Workers int
+	// LoginRate caps new connections per second; 0 means 20/s.
+	LoginRate float64
+	// Attempts is the number of tries for a mailbox whose probe ends in a
+	// transient fault (timeout, reset, BYE, [UNAVAILABLE]); default 3.
+	Attempts int
+	// Backoff is the first retry's wait; it doubles per retry, with jitter,
+	// and a wait the server suggests is honoured. Default 2 s.
+	Backoff time.Duration
+	// Window and DistressShare define the breaker: when DistressShare of the
+	// last Window probes ended in transient faults, dispatch pauses for
+	// Pause; if it trips again the scan stops. Defaults 20, 0.8, 30 s.
+	Window        int
+	DistressShare float64
+	Pause         time.Duration
+	// Drain, when closed, stops new probes; probes in flight finish.
+	Drain <-chan struct{}
+}
+
+func (rc RunConfig) withDefaults() RunConfig {
+	if rc.Workers <= 0 {
+		rc.Workers = 8
+	}
+	if rc.LoginRate <= 0 {
+		rc.LoginRate = 20
+	}
+	if rc.Attempts <= 0 {
+		rc.Attempts = 3
+	}
+	if rc.Backoff <= 0 {
+		rc.Backoff = 2 * time.Second
+	}
+	if rc.Window <= 0 {
+		rc.Window = 20
+	}
+	if rc.DistressShare <= 0 {
+		rc.DistressShare = 0.8
+	}
+	if rc.Pause <= 0 {
+		rc.Pause = 30 * time.Second
+	}
+	return rc
+}
+
+// StopError says why a scan stopped before every mailbox was probed.
+type StopError struct {
+	Reason string
+	Err    error // the setup error that caused it, if any
+}
+
+func (e *StopError) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+func (e *StopError) Unwrap() error { return e.Err }
+
+// Outcome is one finished probe, after retries.
+type Outcome struct {
+	Record results.Mailbox
+	Err    error // nil, *LoginRefused (a finding) or the last fault
+}
+
+// Run probes entries with bounded concurrency and hands each outcome to
+// emit, from one goroutine, in completion order. It returns nil when every
+// entry was probed, a *StopError when the scan stopped early (setup error,
+// master credentials rejected, the server in distress, emit failed, Drain
+// closed), or ctx's error.
+func Run(ctx context.Context, p *Prober, entries []inventory.Entry, rc RunConfig, emit func(Outcome) error) error {
+	rc = rc.withDefaults()
+	limiter := rate.NewLimiter(rate.Limit(rc.LoginRate), 1)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	jobs := make(chan inventory.Entry)
+	outs := make(chan Outcome)
+	var wg sync.WaitGroup
+	for range rc.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range jobs {
+				outs <- probeWithRetry(ctx, p, e, rc, limiter)
+			}
+		}()
+	}
+
+	br := &breaker{rc: rc}
+	// drained is written before jobs is closed and read after outs is
+	// closed, which the workers' exit orders.
+	drained := false
+	go func() {
+		defer close(jobs)
+		for _, e := range entries {
+			if err := br.wait(ctx, rc.Drain); err != nil {
+				drained = ctx.Err() == nil
+				return
+			}
+			select {
+			case jobs <- e:
+			case <-ctx.Done():
+				return
+			case <-rc.Drain:
+				drained = true
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(outs) }()
+
+	var stop error
+	for o := range outs {
+		if err := emit(o); err != nil && stop == nil {
+			stop = &StopError{Reason: "cannot record results", Err: err}
+			cancel(stop)
+		}
+		if stop == nil {
+			if err := br.observe(o); err != nil {
+				stop = err
+				cancel(stop)
+			}
+		}
+	}
+	if stop != nil {
+		return stop
+	}
+	if drained {
+		return &StopError{Reason: "interrupted"}
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		var se *StopError
+		if errors.As(cause, &se) {
+			return se
+		}
+		return cause
+	}
+	return nil
+}
+
+func probeWithRetry(ctx context.Context, p *Prober, e inventory.Entry, rc RunConfig, limiter *rate.Limiter) Outcome {
+	var attempts []string
+	for i := 1; ; i++ {
+		if err := limiter.Wait(ctx); err != nil {
+			rec := results.Mailbox{Kind: results.KindMailbox, Mailbox: e.Mailbox, AccountID: e.AccountID, ProbedAt: time.Now().UTC()}
+			rec.Error = "not probed: " + err.Error()
+			rec.Login.Outcome = "error"
+			rec.Attempts = attempts
+			return Outcome{Record: rec, Err: err}
+		}
+		rec, err := p.Probe(ctx, e)
+		if err == nil || !IsTransient(err) || i >= rc.Attempts || ctx.Err() != nil {
+			rec.Attempts = attempts
+			return Outcome{Record: rec, Err: err}
+		}
+		attempts = append(attempts, fmt.Sprintf("attempt %d: %v", i, err))
+		wait := rc.Backoff << (i - 1)
+		wait = wait/2 + rand.N(wait)
+		if s := SuggestedBackoff(err); s > wait {
+			wait = s
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// breaker watches outcomes for signs that the scan must stop: a setup
+// error every mailbox would meet, the master credentials being rejected
+// before any login worked, or most recent probes failing transiently.
+type breaker struct {
+	rc RunConfig
+
+	mu         sync.Mutex
+	recent     []bool // true: transient fault
+	logins     int    // successful logins so far
+	credErrors int
+	trips      int
+	pauseUntil time.Time
+}
+
+func (b *breaker) observe(o Outcome) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if o.Record.Login.Outcome == "ok" || o.Record.Login.Outcome == "failed" {
+		b.logins++
+	}
+	var se *SetupError
+	if errors.As(o.Err, &se) {
+		return &StopError{Reason: "setup error", Err: se}
+	}
+	var ce *CredentialsError
+	if errors.As(o.Err, &ce) {
+		b.credErrors++
+		if b.logins == 0 && b.credErrors >= 3 {
+			return &StopError{Reason: "the server rejected the master credentials for the first mailboxes and accepted none", Err: &SetupError{Msg: ce.Error(), Hint: "check --master-user, the master password and --auth; with Dovecot the master passdb needs master = yes and auth_master_user_separator must match --master-separator"}}
+		}
+	}
+	b.recent = append(b.recent, IsTransient(o.Err))
+	if len(b.recent) > b.rc.Window {
+		b.recent = b.recent[1:]
+	}
+	if len(b.recent) < b.rc.Window {
+		return nil
+	}
+	bad := 0
+	for _, t := range b.recent {
+		if t {
+			bad++
+		}
+	}
+	if float64(bad) < b.rc.DistressShare*float64(len(b.recent)) {
+		return nil
+	}
+	b.trips++
+	b.recent = b.recent[:0]
+	if b.trips >= 2 {
+		return &StopError{Reason: fmt.Sprintf("server in distress: %d of the last %d probes failed with timeouts or refused connections, twice; stopped to spare the server (results so far are kept; rerun to resume)", bad, b.rc.Window), Err: o.Err}
+	}
+	b.pauseUntil = time.Now().Add(b.rc.Pause)
+	return nil
+}
+
+// wait blocks dispatch while the breaker pauses.
+func (b *breaker) wait(ctx context.Context, drain <-chan struct{}) error {
+	b.mu.Lock()
+	until := b.pauseUntil
+	b.mu.Unlock()
+	d := time.Until(until)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-drain:
+		return errors.New("drained")
+	}
+}
