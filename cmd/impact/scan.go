@@ -231,19 +231,19 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		}
 		fmt.Fprintln(e.stderr, "warning:", msg)
 	}
-	if len(inv.Rejected) > 0 {
+	if inv.RejectedRows > 0 {
 		const show = 20
 		for i, re := range inv.Rejected {
 			if i == show {
-				fmt.Fprintf(e.stderr, "... and %d more rejected rows\n", len(inv.Rejected)-show)
+				fmt.Fprintf(e.stderr, "... and %d more problems\n", len(inv.Rejected)-show)
 				break
 			}
 			fmt.Fprintln(e.stderr, re.Error())
 		}
 		if !o.skipInvalid {
-			return usageErr("%d inventory rows rejected (listed above): fix them, or pass --skip-invalid to scan the %d valid rows", len(inv.Rejected), len(inv.Entries))
+			return usageErr("%d inventory rows rejected (listed above): fix them, or pass --skip-invalid to scan the %d valid rows", inv.RejectedRows, len(inv.Entries))
 		}
-		fmt.Fprintf(e.stderr, "warning: %d rows rejected and skipped (--skip-invalid)\n", len(inv.Rejected))
+		fmt.Fprintf(e.stderr, "warning: %d rows rejected and skipped (--skip-invalid)\n", inv.RejectedRows)
 	}
 	if len(inv.Entries) == 0 {
 		return usageErr("inventory %s holds no mailboxes", o.inventory)
@@ -520,7 +520,7 @@ func dryRun(e *env, o *scanOptions, cutoff time.Time, inv *inventory.Inventory, 
 		cols = append(cols, k+"="+v)
 	}
 	sort.Strings(cols)
-	fmt.Fprintf(w, "Inventory:  %s: %d mailboxes, %d duplicates skipped, %d rows rejected\n", o.inventory, len(inv.Entries), len(inv.Duplicates), len(inv.Rejected))
+	fmt.Fprintf(w, "Inventory:  %s: %d mailboxes, %d duplicates skipped, %d rows rejected\n", o.inventory, len(inv.Entries), len(inv.Duplicates), inv.RejectedRows)
 	fmt.Fprintf(w, "Columns:    %s\n", strings.Join(cols, ", "))
 	types := map[string]int{}
 	accounts := map[string]int{}

@@ -175,10 +175,11 @@ func NewIncident(n int, cutoff time.Time, seed int64) *Incident {
 	n = max(n, MinMailboxes)
 	cutoff = cutoff.Truncate(time.Second)
 	g := &generator{
-		rng:    rand.New(rand.NewPCG(uint64(seed), 0x696d70616374)),
-		seed:   seed,
-		cutoff: cutoff,
-		zone:   serverZone(),
+		rng:     rand.New(rand.NewPCG(uint64(seed), 0x696d70616374)),
+		seed:    seed,
+		cutoff:  cutoff,
+		zone:    serverZone(),
+		ordinal: make(map[results.Impact]int),
 	}
 	plans := g.planAccounts(n)
 	g.assignOutcomes(plans, n)
@@ -190,13 +191,18 @@ func NewIncident(n int, cutoff time.Time, seed int64) *Incident {
 		MasterUser:     "demo-master",
 		MasterPassword: derivePassword(seed, "master user"),
 	}
-	hostile := -1 // a residential mailbox, preferably one that needs a call
+	// The hostile contact goes to a residential mailbox, to one that needs a
+	// call (missing_old_mail) when there is one, so it reaches every report.
+	hostile := -1
 	for ai, p := range plans {
 		for k, outcome := range p.outcomes {
 			mb := g.mailbox(p, ai, k, outcome, len(inc.Mailboxes))
-			if !p.business && (hostile < 0 || outcome == results.ImpactMissingOldMail &&
-				inc.Mailboxes[hostile].Expected != results.ImpactMissingOldMail) {
-				hostile = len(inc.Mailboxes)
+			if !p.business {
+				switch {
+				case hostile < 0,
+					outcome == results.ImpactMissingOldMail && inc.Mailboxes[hostile].Expected != outcome:
+					hostile = len(inc.Mailboxes)
+				}
 			}
 			// Source is the line of the row in the CSV WriteInventory writes.
 			mb.Entry.Source = "demo:" + strconv.Itoa(len(inc.Mailboxes)+2)
@@ -238,8 +244,12 @@ type accountPlan struct {
 	first, last, phone           string
 }
 
+// planAccounts lays out the accounts: three business accounts whose mixed
+// impacts are fixed (the first becomes 00420), more business accounts of two
+// to eight mailboxes up to about 30% of the mailboxes, then single-mailbox
+// accounts, a fifth of them business.
 func (g *generator) planAccounts(n int) []*accountPlan {
-	I := func(v ...results.Impact) []results.Impact { return v }
+	impacts := func(v ...results.Impact) []results.Impact { return v }
 	const (
 		F  = results.ImpactLoginFailed
 		M  = results.ImpactMissingOldMail
@@ -247,9 +257,9 @@ func (g *generator) planAccounts(n int) []*accountPlan {
 		OK = results.ImpactOK
 	)
 	plans := []*accountPlan{
-		{business: true, fixed: true, outcomes: I(F, M, OK)},
-		{business: true, fixed: true, outcomes: I(F, OK, OK, N)},
-		{business: true, fixed: true, outcomes: I(M, OK)},
+		{business: true, fixed: true, outcomes: impacts(F, M, OK)},
+		{business: true, fixed: true, outcomes: impacts(F, OK, OK, N)},
+		{business: true, fixed: true, outcomes: impacts(M, OK)},
 	}
 	total := 9
 	for budget := max(total, n*3/10); ; {
@@ -270,6 +280,8 @@ func (g *generator) planAccounts(n int) []*accountPlan {
 	return plans
 }
 
+// assignOutcomes deals the impacts Shares asks for, less the fixed ones, at
+// random to the other mailboxes.
 func (g *generator) assignOutcomes(plans []*accountPlan, n int) {
 	want := Shares(n)
 	for _, p := range plans {
@@ -296,6 +308,9 @@ func (g *generator) assignOutcomes(plans []*accountPlan, n int) {
 	}
 }
 
+// describeAccounts gives each account its ID, domain, type, product and
+// contact; the first two single business and residential accounts lose
+// their customer type.
 func (g *generator) describeAccounts(plans []*accountPlan) {
 	var business, bizSingles, residential int
 	for i, p := range plans {
@@ -358,9 +373,6 @@ func (g *generator) phone() string {
 // mailbox builds the k-th mailbox of account plan p (the ai-th account);
 // index is its position in the incident.
 func (g *generator) mailbox(p *accountPlan, ai, k int, outcome results.Impact, index int) Mailbox {
-	if g.ordinal == nil {
-		g.ordinal = make(map[results.Impact]int)
-	}
 	ord := g.ordinal[outcome]
 	g.ordinal[outcome]++
 

@@ -74,12 +74,16 @@ type Stats struct {
 	// CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, APPEND, STORE, COPY,
 	// and FETCH of a non-PEEK body section in a SELECTed folder.
 	Writes int64
+	// ServerErrors counts commands that failed inside the server (answered
+	// NO [SERVERBUG] or a recovered panic): a bug of this package, never a
+	// finding.
+	ServerErrors int64
 }
 
 type counters struct {
 	connections, active, maxActive          atomic.Int64
 	logins, failedLogins, selects, examines atomic.Int64
-	writes                                  atomic.Int64
+	writes, serverErrors                    atomic.Int64
 }
 
 func (c *counters) opened() {
@@ -104,6 +108,7 @@ func (s *Server) Stats() Stats {
 		Selects:       c.selects.Load(),
 		Examines:      c.examines.Load(),
 		Writes:        c.writes.Load(),
+		ServerErrors:  c.serverErrors.Load(),
 	}
 }
 
@@ -112,11 +117,14 @@ func (s *Server) Stats() Stats {
 // dropped afterwards. Connections are served concurrently, each on its own
 // goroutine.
 //
-// Errors: inc is nil, two mailboxes share a login (compared
+// Errors: ctx has ended, inc is nil, two mailboxes share a login (compared
 // case-insensitively), or the listener cannot be opened.
 func Start(ctx context.Context, inc *Incident) (*Server, error) {
 	if inc == nil {
 		return nil, errors.New("start demo server: no incident")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start demo server: %w", err)
 	}
 	b, err := newBackend(inc)
 	if err != nil {
@@ -143,7 +151,7 @@ func Start(ctx context.Context, inc *Incident) (*Server, error) {
 			imap.CapSpecialUse:   {},
 		},
 		// imapserver logs every dropped connection; internal/ never prints.
-		Logger: discardLogger{},
+		Logger: errorCounter{&s.stats},
 		// Plaintext on loopback: the demo has no certificate to offer.
 		InsecureAuth: true,
 	})
@@ -167,9 +175,15 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-type discardLogger struct{}
+// errorCounter is imapserver's logger: it drops the messages and counts
+// the ones that mean a command failed inside the server.
+type errorCounter struct{ c *counters }
 
-func (discardLogger) Printf(string, ...any) {}
+func (e errorCounter) Printf(format string, _ ...any) {
+	if strings.HasPrefix(format, "panic handling command") || strings.HasPrefix(format, "handling %v command") {
+		e.c.serverErrors.Add(1)
+	}
+}
 
 // backend is the server's copy of the incident; it never changes after
 // newBackend, so sessions read it without locks.

@@ -144,6 +144,9 @@ func render(out io.Writer, r *Report, opts Options) error {
 	if err := writeSummary(f, st, v); err != nil {
 		return fmt.Errorf("summary sheet: %w", err)
 	}
+	// Before any sheet is streamed: SetActiveSheet visits every sheet and
+	// would parse a flushed stream's XML back into memory.
+	f.SetActiveSheet(0)
 	for _, t := range v.tables() {
 		if err := streamTable(f, st, v.loc, t, opts.MaxRows); err != nil {
 			return fmt.Errorf("%s sheet: %w", t.name, err)
@@ -152,7 +155,6 @@ func render(out io.Writer, r *Report, opts Options) error {
 	if err := f.SetDocProps(docProps(v)); err != nil {
 		return fmt.Errorf("document properties: %w", err)
 	}
-	f.SetActiveSheet(0)
 	return save(f, out)
 }
 

@@ -253,6 +253,10 @@ func TestReadFatal(t *testing.T) {
 			want: `read inventory a.xls: unknown format ".xls": accepted are .csv, .txt (CSV, UTF-8) and .xlsx (save the .xls workbook as .xlsx)`,
 		},
 		{
+			name: "CSV named .xlsx", file: "a.xlsx", content: "email\nann@example.net\n",
+			want: "read inventory a.xlsx: not an .xlsx workbook (an .xls or CSV file renamed?): zip: not a valid zip file",
+		},
+		{
 			name: "sheet with CSV", file: "a.csv", content: "email\n", opts: Options{Sheet: "Accounts"},
 			want: `read inventory a.csv: a sheet ("Accounts") was named but a CSV file has no sheets`,
 		},
@@ -422,7 +426,7 @@ func TestReadDuplicates(t *testing.T) {
 		{Mailbox: "Ann@example.net", Source: "dup.csv:2", Duplicate: "dup.csv:5",
 			Conflict: "account_id 00420 vs 0420; product Pro vs Basic; created 2019-01-03 vs 2019-01-04"},
 		{Mailbox: "bob@example.net", Source: "dup.csv:3", Duplicate: "dup.csv:6",
-			Conflict: "account_id 7 vs bob@example.net"},
+			Conflict: `account_id 7 vs ""`},
 	}
 	if !slices.Equal(inv.Duplicates, want) {
 		t.Errorf("duplicates\n got %+v\nwant %+v", inv.Duplicates, want)
@@ -472,13 +476,14 @@ func TestParseDate(t *testing.T) {
 }
 
 func TestReadPassword(t *testing.T) {
-	content := "email,pw\nann@example.net, s3cret \nbob@example.net,\ncarl@example.net,x\n"
+	content := "email,pw\nann@example.net, s3cret \nbob@example.net,\ncarl@example.net,x\nAnn@example.net,other\n"
 	tests := []struct {
 		name     string
 		need     bool
 		want     []string
 		rejected []string
 		ignored  []string
+		conflict string
 	}{
 		{
 			name:    "not needed: never read",
@@ -490,6 +495,7 @@ func TestReadPassword(t *testing.T) {
 			need:     true,
 			want:     []string{"ann@example.net|ann@example.net||||||| s3cret |a.csv:2", "carl@example.net|carl@example.net|||||||x|a.csv:4"},
 			rejected: []string{"a.csv:3: pw: expected the mailbox's password (password authentication), got an empty cell"},
+			conflict: "password differs",
 		},
 	}
 	for _, tt := range tests {
@@ -506,6 +512,9 @@ func TestReadPassword(t *testing.T) {
 			}
 			if !slices.Equal(inv.Ignored, tt.ignored) {
 				t.Errorf("Ignored %q, want %q", inv.Ignored, tt.ignored)
+			}
+			if len(inv.Duplicates) != 1 || inv.Duplicates[0].Duplicate != "a.csv:5" || inv.Duplicates[0].Conflict != tt.conflict {
+				t.Errorf("duplicates %+v, want a.csv:5 with conflict %q", inv.Duplicates, tt.conflict)
 			}
 			if _, ok := inv.Columns[FieldPassword]; ok != tt.need {
 				t.Errorf("Columns has password: %v, want %v", ok, tt.need)

@@ -79,7 +79,8 @@ type Duplicate struct {
 	Duplicate string // "file:line" of the dropped row
 	// Conflict lists the fields in which the dropped row disagrees with
 	// the kept entry, e.g. "account_id 00420 vs 0420; product Pro vs Basic";
-	// "" when they agree. Passwords are never compared.
+	// "" when they agree. Passwords, when read, are only said to differ
+	// ("password differs"), never shown.
 	Conflict string
 }
 
@@ -153,15 +154,12 @@ func (b *builder) get(cells []string, f field) string {
 	return clean(cells[i])
 }
 
+// reject records a problem with field f of the current row.
 func (b *builder) reject(line int, f field, msg string) {
-	col := ""
-	if f >= 0 {
-		col = b.lay.label[f]
-		if b.fieldLine != nil {
-			line = b.fieldLine(b.lay.col[f])
-		}
+	if b.fieldLine != nil {
+		line = b.fieldLine(b.lay.col[f])
 	}
-	b.inv.Rejected = append(b.inv.Rejected, RowError{File: b.file, Line: line, Column: col, Msg: msg})
+	b.inv.Rejected = append(b.inv.Rejected, RowError{File: b.file, Line: line, Column: b.lay.label[f], Msg: msg})
 	b.rejected = true
 }
 
@@ -218,11 +216,16 @@ func (b *builder) add(line int, cells []string, rawCreated string, hasRaw bool) 
 		return
 	}
 
-	if first, ok := b.seen[mailboxKey(v[fMailbox])]; ok {
+	key := mailboxKey(v[fMailbox])
+	if first, ok := b.seen[key]; ok {
 		b.duplicate(&b.inv.Entries[first], line, &v, created)
 		return
 	}
 	e := b.pack(line, &v)
+	if key == v[fMailbox] {
+		// Key on the entry's copy, not on the record the row came from.
+		key = e.Mailbox
+	}
 	if !created.IsZero() {
 		if len(b.times) == cap(b.times) {
 			b.times = make([]time.Time, 0, 4096)
@@ -230,7 +233,7 @@ func (b *builder) add(line int, cells []string, rawCreated string, hasRaw bool) 
 		b.times = append(b.times, created)
 		e.Created = &b.times[len(b.times)-1]
 	}
-	b.seen[mailboxKey(e.Mailbox)] = int32(len(b.inv.Entries))
+	b.seen[key] = int32(len(b.inv.Entries))
 	b.inv.Entries = append(b.inv.Entries, e)
 }
 
@@ -277,9 +280,11 @@ func (b *builder) pack(line int, v *[numFields]string) Entry {
 
 // duplicate records a row whose mailbox an earlier entry already has.
 func (b *builder) duplicate(first *Entry, line int, v *[numFields]string, created time.Time) {
-	account := v[fAccountID]
-	if account == "" {
-		account = v[fMailbox]
+	// An empty account_id defaults to the mailbox, whose case may differ
+	// between the rows: compare the cells as written.
+	firstAccount := first.AccountID
+	if firstAccount == first.Mailbox {
+		firstAccount = ""
 	}
 	var conflicts []string
 	diff := func(f field, a, b string) {
@@ -287,13 +292,16 @@ func (b *builder) duplicate(first *Entry, line int, v *[numFields]string, create
 			conflicts = append(conflicts, fieldNames[f]+" "+show(a)+" vs "+show(b))
 		}
 	}
-	diff(fAccountID, first.AccountID, account)
+	diff(fAccountID, firstAccount, v[fAccountID])
 	diff(fCustomerType, first.CustomerType, v[fCustomerType])
 	diff(fProduct, first.Product, v[fProduct])
 	diff(fCreated, showTime(first.Created), showTime(&created))
 	diff(fAccess, first.Access, v[fAccess])
 	diff(fContactName, first.ContactName, v[fContactName])
 	diff(fContactPhone, first.ContactPhone, v[fContactPhone])
+	if first.Password != v[fPassword] {
+		conflicts = append(conflicts, "password differs") // never the values
+	}
 	b.inv.Duplicates = append(b.inv.Duplicates, Duplicate{
 		Mailbox:   first.Mailbox,
 		Source:    first.Source,

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"archive/zip"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +14,9 @@ import (
 // streams the sheet instead of loading it into memory.
 func readXLSX(path, name string, opts Options) (*Inventory, error) {
 	f, err := excelize.OpenFile(path)
+	if errors.Is(err, zip.ErrFormat) {
+		return nil, fmt.Errorf("read inventory %s: not an .xlsx workbook (an .xls or CSV file renamed?): %w", name, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read inventory %s: open workbook: %w", name, err)
 	}

@@ -1,0 +1,146 @@
+package scan
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/impact-ops/impact/internal/inventory"
+)
+
+// scriptedServer answers like a server Dovecot cannot be made into here
+// (PREAUTH, LOGINDISABLED, a malformed folder name): a greeting, then for
+// each command the untagged lines scripted for its name and a tagged OK.
+func scriptedServer(t *testing.T, greeting string, script map[string][]string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				w := bufio.NewWriter(c)
+				w.WriteString("* " + greeting + "\r\n")
+				w.Flush()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					f := strings.Fields(line)
+					if len(f) < 2 {
+						continue
+					}
+					tag, cmd := f[0], strings.ToUpper(f[1])
+					lines, ok := script[cmd]
+					if !ok {
+						lines = []string{tag + " BAD unexpected command " + cmd}
+					}
+					for _, l := range lines {
+						w.WriteString(strings.ReplaceAll(l, "$TAG", tag) + "\r\n")
+					}
+					if ok {
+						w.WriteString(tag + " OK done\r\n")
+					}
+					w.Flush()
+					if cmd == "LOGOUT" {
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func probeScripted(t *testing.T, addr string) (error, string) {
+	t.Helper()
+	p, err := NewProber(Config{Server: addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: "ops", MasterPassword: "pw",
+		Cutoff: time.Now(), Timeouts: Timeouts{Greeting: 2 * time.Second, Command: 2 * time.Second, Login: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := p.Probe(context.Background(), inventory.Entry{Mailbox: "a@isp.example", AccountID: "1"})
+	return err, rec.Error
+}
+
+func TestScriptedServers(t *testing.T) {
+	caps := []string{"* CAPABILITY IMAP4rev1 AUTH=PLAIN"}
+	tests := []struct {
+		name     string
+		greeting string
+		script   map[string][]string
+		check    func(error) bool
+		want     string
+	}{
+		{
+			name:     "PREAUTH greeting is refused, not used",
+			greeting: "PREAUTH [CAPABILITY IMAP4rev1] logged in as admin",
+			check:    func(err error) bool { var ge *GreetingError; return errors.As(err, &ge) && ge.PreAuth && !IsTransient(err) },
+			want:     "PREAUTH",
+		},
+		{
+			name:     "LOGINDISABLED stops before sending a password",
+			greeting: "OK ready",
+			script:   map[string][]string{"CAPABILITY": {"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED"}, "LOGOUT": {"* BYE"}},
+			check:    func(err error) bool { var se *SetupError; return errors.As(err, &se) },
+			want:     "LOGINDISABLED",
+		},
+		{
+			name:     "malformed modified UTF-7 folder name fails the mailbox, clearly",
+			greeting: "OK ready",
+			script: map[string][]string{
+				"CAPABILITY": caps,
+				"LOGIN":      nil,
+				"LIST":       {`* LIST () "/" "INBOX"`, `* LIST () "/" "Bad&AOQ-&-Name&Zz"`},
+				"LOGOUT":     {"* BYE"},
+			},
+			check: func(err error) bool { var pe *ProtocolError; return errors.As(err, &pe) && !IsTransient(err) },
+			want:  "list folders",
+		},
+		{
+			name:     "BYE greeting is transient",
+			greeting: "BYE Too many connections, try again in 5 seconds",
+			check: func(err error) bool {
+				return IsTransient(err) && SuggestedBackoff(err) == 5*time.Second
+			},
+			want: "Too many connections",
+		},
+		{
+			name:     "PRIVACYREQUIRED is a setup error",
+			greeting: "OK ready",
+			script: map[string][]string{
+				"CAPABILITY": caps,
+				"LOGIN":      {"$TAG NO [PRIVACYREQUIRED] Plaintext login not allowed"},
+				"LOGOUT":     {"* BYE"},
+			},
+			check: func(err error) bool { var se *SetupError; return errors.As(err, &se) },
+			want:  "--tls",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := scriptedServer(t, tt.greeting, tt.script)
+			err, recErr := probeScripted(t, addr)
+			if err == nil || !tt.check(err) {
+				t.Fatalf("err = %#v (%v)", err, err)
+			}
+			t.Log(recErr)
+			if !strings.Contains(recErr, tt.want) {
+				t.Errorf("record error %q lacks %q", recErr, tt.want)
+			}
+		})
+	}
+}
