@@ -78,6 +78,9 @@ type maildirWriter struct {
 	owner mailOwner
 	pid   int
 	seq   atomic.Uint64 // makes Maildir base names unique within the process
+	// live is set once Dovecot runs; from then on messages are staged in
+	// tmp/ and renamed into place, so Dovecot never sees a half-set file.
+	live atomic.Bool
 }
 
 func validateUserName(name string) error {
@@ -148,13 +151,17 @@ func folderNameFromDir(dir string) (string, error) {
 // mkdir creates dir (and missing parents up to an existing one) owned by
 // the mail user.
 func (w *maildirWriter) mkdir(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
+	err := os.Mkdir(dir, 0o700)
+	if errors.Is(err, fs.ErrNotExist) && filepath.Dir(dir) != dir {
+		if err := w.mkdir(filepath.Dir(dir)); err != nil {
+			return err
+		}
+		err = os.Mkdir(dir, 0o700)
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
 		return nil
-	}
-	if err := w.mkdir(filepath.Dir(dir)); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	case err != nil:
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	return w.chown(dir)
@@ -178,6 +185,10 @@ func (w *maildirWriter) ensureFolder(maildir, folder string) (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(maildir, rel)
+	// Top-down, so that no mkdir fails for a missing parent.
+	if err := w.mkdir(dir); err != nil {
+		return "", err
+	}
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		if err := w.mkdir(filepath.Join(dir, sub)); err != nil {
 			return "", err
@@ -199,6 +210,9 @@ func (w *maildirWriter) ensureFolder(maildir, folder string) (string, error) {
 
 // writeUser writes a user's whole Maildir.
 func (w *maildirWriter) writeUser(maildir string, u User) error {
+	if err := w.mkdir(filepath.Dir(maildir)); err != nil {
+		return fmt.Errorf("user %q: %w", u.Name, err)
+	}
 	if _, err := w.ensureFolder(maildir, "INBOX"); err != nil {
 		return fmt.Errorf("user %q: %w", u.Name, err)
 	}
@@ -223,9 +237,10 @@ func (w *maildirWriter) writeFolder(maildir, user, folder string, msgs []Message
 	return nil
 }
 
-// writeMessage writes one message into tmp/, sets its mtime and owner, and
-// only then renames it into new/ or cur/, so that Dovecot can never see it
-// with another mtime (Maildir delivery, as in maildir(5)).
+// writeMessage writes one message file with its owner and mtime. While
+// Dovecot runs it goes through tmp/ and is renamed into new/ or cur/ only
+// then (delivery as in maildir(5)), so Dovecot cannot see, and cache, another
+// mtime.
 func (w *maildirWriter) writeMessage(folderDir, user, folder string, m Message) error {
 	if m.Date.IsZero() {
 		return errors.New("zero Date: the INTERNALDATE must be given")
@@ -269,22 +284,47 @@ func (w *maildirWriter) writeMessage(folderDir, user, folder string, m Message) 
 	fmt.Fprintf(&b, "\n")
 	fmt.Fprintf(&b, "Fixture message for %s in folder %s, received %s.\n", to, folder, date.UTC().Format(time.RFC3339))
 
-	tmp := filepath.Join(folderDir, "tmp", base)
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Chtimes(tmp, date, date); err != nil {
-		return fmt.Errorf("set mtime of %s: %w", tmp, err)
-	}
-	if err := w.chown(tmp); err != nil {
-		return err
-	}
 	final := filepath.Join(folderDir, "new", base)
 	if !m.New {
 		final = filepath.Join(folderDir, "cur", base+":2,"+flags)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("deliver %s: %w", final, err)
+	path := final
+	if w.live.Load() {
+		path = filepath.Join(folderDir, "tmp", base)
+	}
+	if err := w.writeFile(path, []byte(b.String()), date); err != nil {
+		return err
+	}
+	if path != final {
+		if err := os.Rename(path, final); err != nil {
+			return fmt.Errorf("deliver %s: %w", final, err)
+		}
+	}
+	return nil
+}
+
+// writeFile creates path with data, owned by the mail user, with mtime and
+// atime set to date.
+func (w *maildirWriter) writeFile(path string, data []byte, date time.Time) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if w.owner.chown {
+		if err := f.Chown(w.owner.uid, w.owner.gid); err != nil {
+			f.Close()
+			return fmt.Errorf("chown %s: %w", path, err)
+		}
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chtimes(path, date, date); err != nil {
+		return fmt.Errorf("set mtime of %s: %w", path, err)
 	}
 	return nil
 }
@@ -339,33 +379,32 @@ func dropIndexes(maildir string) error {
 // GenerateFixture returns n users for benchmarks and scale tests, named
 // "user00001@example.test" and so on (password "pw-00001"). A share
 // absentShare (0..1) of them, spread evenly, is Absent. Every other user has
-// INBOX and "Entwürfe", each with one message a day before and one an hour
-// before the cutoff (flag S), and one an hour after and one a day after the
-// cutoff (the newest unseen in new/). Writing 2,000 users takes about a
-// second.
+// six messages: in INBOX one a day and one an hour before the cutoff (seen),
+// one an hour after (seen) and one a day after (unseen, in new/); in
+// "Entwürfe" one an hour before and one an hour after the cutoff.
 func GenerateFixture(n int, absentShare float64, cutoff time.Time) Fixture {
 	absentShare = min(max(absentShare, 0), 1)
-	msgs := func() []Message {
-		return []Message{
-			{Date: cutoff.Add(-24 * time.Hour), Flags: "S", Subject: "Before cutoff (day)"},
-			{Date: cutoff.Add(-time.Hour), Flags: "S", Subject: "Before cutoff (hour)"},
-			{Date: cutoff.Add(time.Hour), Flags: "S", Subject: "After cutoff (hour)"},
-			{Date: cutoff.Add(24 * time.Hour), New: true, Subject: "After cutoff (day)"},
-		}
-	}
 	f := Fixture{Users: make([]User, n)}
 	for i := range n {
 		u := User{
 			Name:     fmt.Sprintf("user%05d@example.test", i+1),
 			Password: fmt.Sprintf("pw-%05d", i+1),
-			// Absent when the running count of absent users steps up here,
-			// which spreads them evenly and gives round(n*share) in total.
+			// Absent when the rounded running count of absent users steps up
+			// here: spreads them evenly and gives round(n*share) in total.
 			Absent: int(float64(i+1)*absentShare+0.5) > int(float64(i)*absentShare+0.5),
 		}
 		if !u.Absent {
 			u.Folders = []Folder{
-				{Name: "INBOX", Messages: msgs()},
-				{Name: "Entwürfe", Messages: msgs()},
+				{Name: "INBOX", Messages: []Message{
+					{Date: cutoff.Add(-24 * time.Hour), Flags: "S", Subject: "Before cutoff (day)"},
+					{Date: cutoff.Add(-time.Hour), Flags: "S", Subject: "Before cutoff (hour)"},
+					{Date: cutoff.Add(time.Hour), Flags: "S", Subject: "After cutoff (hour)"},
+					{Date: cutoff.Add(24 * time.Hour), New: true, Subject: "After cutoff (day)"},
+				}},
+				{Name: "Entwürfe", Messages: []Message{
+					{Date: cutoff.Add(-time.Hour), Flags: "S", Subject: "Draft before cutoff"},
+					{Date: cutoff.Add(time.Hour), Subject: "Draft after cutoff"},
+				}},
 			}
 		}
 		f.Users[i] = u

@@ -93,7 +93,9 @@ func NoPenalty() Option { return func(o *options) { o.noPenalty = true } }
 func MaxUserIPConnections(n int) Option { return func(o *options) { o.maxUserIPConns = n } }
 
 // AuthFailureDelay sets auth_failure_delay (Dovecot's default is 2 s), the
-// time the auth process waits before it answers a failed authentication.
+// time the auth process waits before it answers a failed authentication, in
+// whole seconds. Dovecot checks its queue of delayed failures every 0.5 s, so
+// 0 still answers after up to half a second.
 func AuthFailureDelay(d time.Duration) Option {
 	return func(o *options) { o.authFailureDelay = &d }
 }
@@ -110,11 +112,9 @@ func Start(t testing.TB, f Fixture, opts ...Option) *Server {
 		opt(&o)
 	}
 	dovecot, doveadm := findBinary("dovecot", "/usr/sbin/dovecot"), findBinary("doveadm", "/usr/bin/doveadm")
-	if dovecot == "" || doveadm == "" {
-		msg := "dovecot or doveadm not installed; install with: " + InstallHint
-		if inCI() {
-			t.Fatal(msg + " (CI is set: these tests must run, not skip)")
-		}
+	if msg, fatal := missingBinaries(dovecot, doveadm, inCI()); fatal {
+		t.Fatal(msg)
+	} else if msg != "" {
 		t.Skip(msg)
 	}
 
@@ -130,7 +130,7 @@ func Start(t testing.TB, f Fixture, opts ...Option) *Server {
 		doveadm:    doveadm,
 		stderr:     &lockedBuffer{},
 	}
-	if err := s.prepare(f, o); err != nil {
+	if err := s.prepare(f); err != nil {
 		t.Fatalf("dovecottest: %v", err)
 	}
 	t.Cleanup(func() {
@@ -147,6 +147,7 @@ func Start(t testing.TB, f Fixture, opts ...Option) *Server {
 	for attempt := 1; ; attempt++ {
 		err := s.launch(dovecot, o)
 		if err == nil {
+			s.writer.live.Store(true)
 			return s
 		}
 		// Another process can take a port between our probe and Dovecot's
@@ -164,7 +165,7 @@ func Start(t testing.TB, f Fixture, opts ...Option) *Server {
 }
 
 // prepare writes everything but the configuration file.
-func (s *Server) prepare(f Fixture, o options) error {
+func (s *Server) prepare(f Fixture) error {
 	if strings.ContainsAny(s.Dir, " \t\n\"'#{}<\\") {
 		return fmt.Errorf("temporary directory %q has characters a dovecot.conf value cannot carry; set TMPDIR", s.Dir)
 	}
@@ -182,6 +183,14 @@ func (s *Server) prepare(f Fixture, o options) error {
 		for _, d := range []string{filepath.Dir(s.Dir), s.Dir} {
 			if err := os.Chmod(d, 0o755); err != nil {
 				return fmt.Errorf("make %s traversable: %w", d, err)
+			}
+		}
+		for d := filepath.Dir(filepath.Dir(s.Dir)); ; d = filepath.Dir(d) {
+			if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+				return fmt.Errorf("%s is not searchable by other users, so Dovecot's unprivileged processes cannot reach %s; set TMPDIR to a directory such as /tmp", d, s.Dir)
+			}
+			if d == filepath.Dir(d) {
+				break
 			}
 		}
 	}
@@ -212,13 +221,12 @@ func (s *Server) prepare(f Fixture, o options) error {
 	if err := s.writer.mkdir(s.mailDir); err != nil {
 		return err
 	}
-	if err := s.writeFixture(f, owner); err != nil {
-		return err
-	}
-	return nil
+	return s.writeFixture(f)
 }
 
-func (s *Server) writeFixture(f Fixture, owner mailOwner) error {
+// writeFixture writes the users' passwd-file and their Maildirs.
+func (s *Server) writeFixture(f Fixture) error {
+	owner := s.writer.owner
 	var passwd bytes.Buffer
 	seen := make(map[string]bool, len(f.Users))
 	var maildirs []User
@@ -260,8 +268,7 @@ func (s *Server) writeFixture(f Fixture, owner mailOwner) error {
 }
 
 // removeMail deletes the Maildirs in parallel before t.TempDir's serial
-// RemoveAll, which takes seconds for thousands of Maildirs on a disk that
-// discards on delete.
+// RemoveAll, which takes seconds for thousands of Maildirs.
 func (s *Server) removeMail() {
 	entries, err := os.ReadDir(s.mailDir)
 	if err != nil {
@@ -375,7 +382,7 @@ func (s *Server) config(plainPort, tlsPort int, o options) (string, error) {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("# Written by internal/dovecottest for one test run. Not for production.")
-	p("instance_name = dovecottest-%s", filepath.Base(s.Dir))
+	p("instance_name = dovecottest-%s", filepath.Base(filepath.Dir(s.Dir)))
 	p("base_dir = %s", filepath.Join(s.Dir, "run"))
 	p("state_dir = %s", filepath.Join(s.Dir, "state"))
 	p("log_path = %s", s.logPath)
@@ -440,20 +447,20 @@ func (s *Server) config(plainPort, tlsPort int, o options) (string, error) {
 		p("default_internal_user = %s", name)
 		p("default_internal_group = %s", group)
 		p("default_login_user = %s", name)
-		p("service anvil {")
-		p("  chroot =")
-		p("}")
 		p("service auth-worker {")
 		p("  user = $default_internal_user")
 		p("}")
 	}
+	p("service anvil {")
+	if !owner.chown {
+		p("  chroot =")
+	}
 	if o.noPenalty {
-		p("service anvil {")
 		p("  unix_listener anvil-auth-penalty {")
 		p("    mode = 0")
 		p("  }")
-		p("}")
 	}
+	p("}")
 	p("service imap-login {")
 	if !owner.chown {
 		p("  chroot =")
@@ -642,6 +649,20 @@ func findBinary(name, fallback string) string {
 		return fallback
 	}
 	return ""
+}
+
+// missingBinaries decides what Start does when dovecot or doveadm (paths,
+// "" when not found) is missing: nothing (""), skip with msg, or fail with
+// msg in CI, which must run these tests.
+func missingBinaries(dovecot, doveadm string, ci bool) (msg string, fatal bool) {
+	if dovecot != "" && doveadm != "" {
+		return "", false
+	}
+	msg = "dovecot or doveadm not installed; install with: " + InstallHint
+	if ci {
+		return msg + " (CI is set: these tests must run, not skip)", true
+	}
+	return msg, false
 }
 
 // inCI reports whether the environment says this is a CI run.

@@ -171,6 +171,7 @@ func TestNoMaildirUser(t *testing.T) {
 	if _, err := os.Stat(root); !os.IsNotExist(err) {
 		t.Fatalf("Maildir exists before login (%v)", err)
 	}
+	loginAt := time.Now().Unix()
 	c := masterLogin(t, s, "empty@example.com")
 	list, err := c.List("", "*", nil).Collect()
 	if err != nil {
@@ -179,12 +180,20 @@ func TestNoMaildirUser(t *testing.T) {
 	if len(list) != 1 || list[0].Mailbox != "INBOX" {
 		t.Fatalf("LIST = %+v, want INBOX only", list)
 	}
-	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true, UIDValidity: true}).Wait()
+	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true, UIDValidity: true, UIDNext: true}).Wait()
 	if err != nil {
 		t.Fatalf("STATUS: %v", err)
 	}
 	if st.NumMessages == nil || *st.NumMessages != 0 {
 		t.Errorf("STATUS INBOX MESSAGES = %v, want 0", st.NumMessages)
+	}
+	// Dovecot's Maildir UIDVALIDITY is the Unix time the mailbox was first
+	// indexed: here, the login that created it.
+	if now := time.Now().Unix(); int64(st.UIDValidity) < loginAt-1 || int64(st.UIDValidity) > now+1 {
+		t.Errorf("UIDVALIDITY %d, want the creation time %d..%d", st.UIDValidity, loginAt, now)
+	}
+	if st.UIDNext != 1 {
+		t.Errorf("UIDNEXT %d, want 1", st.UIDNext)
 	}
 	if _, err := os.Stat(filepath.Join(root, "cur")); err != nil {
 		t.Errorf("Dovecot did not create the Maildir on login: %v", err)
@@ -370,6 +379,7 @@ func TestMaxUserIPConnections(t *testing.T) {
 // again after DropIndexes; UIDVALIDITY survives DropIndexes.
 func TestAddMessagesAndDropIndexes(t *testing.T) {
 	const user = "anna@example.com"
+	started := time.Now().Unix()
 	s := Start(t, standardFixture())
 
 	examine := func(folder string) (*imapclient.Client, *imap.SelectData) {
@@ -391,6 +401,11 @@ func TestAddMessagesAndDropIndexes(t *testing.T) {
 	c, before := examine("INBOX")
 	if got := dates(c)["old seen"]; !got.Equal(base) {
 		t.Fatalf("INTERNALDATE %v, want %v", got, base)
+	}
+	// UIDVALIDITY is when Dovecot first indexed the Maildir, not when its
+	// mail arrived: a restored Maildir looks as new as a re-created one.
+	if int64(before.UIDValidity) < started-1 {
+		t.Errorf("UIDVALIDITY %d predates Start (%d)", before.UIDValidity, started)
 	}
 	c.Logout().Wait()
 
@@ -502,5 +517,40 @@ func TestFreePortsDistinct(t *testing.T) {
 			continue
 		}
 		l.Close()
+	}
+}
+
+func TestMissingBinaries(t *testing.T) {
+	tests := []struct {
+		name             string
+		dovecot, doveadm string
+		ci               bool
+		wantMsg          bool
+		wantFatal        bool
+	}{
+		{"installed", "/usr/sbin/dovecot", "/usr/bin/doveadm", true, false, false},
+		{"missing, developer", "", "", false, true, false},
+		{"missing, CI", "", "", true, true, true},
+		{"doveadm missing, CI", "/usr/sbin/dovecot", "", true, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg, fatal := missingBinaries(tt.dovecot, tt.doveadm, tt.ci)
+			if (msg != "") != tt.wantMsg || fatal != tt.wantFatal {
+				t.Fatalf("missingBinaries = %q, %v", msg, fatal)
+			}
+			if tt.wantMsg && !strings.Contains(msg, InstallHint) {
+				t.Errorf("message %q lacks the install command", msg)
+			}
+		})
+	}
+}
+
+func TestInCI(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "true": true, "1": true, "yes": true, "false": false, "0": false, "FALSE": false} {
+		t.Setenv("CI", v)
+		if got := inCI(); got != want {
+			t.Errorf("CI=%q: inCI() = %v, want %v", v, got, want)
+		}
 	}
 }

@@ -17,7 +17,7 @@ func TestZZTiming(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, "auth"), 0o755)
 		os.MkdirAll(s.mailDir, 0o755)
 		start := time.Now()
-		if err := s.writeFixture(f, s.writer.owner); err != nil {
+		if err := s.writeFixture(f); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("GOMAXPROCS=%d write %v", runtime.GOMAXPROCS(0), time.Since(start))

@@ -52,8 +52,8 @@ type Report struct {
 type Options struct {
 	// MaxRows is the most rows one sheet holds, header row included. A
 	// longer table continues on "Name (2)", "Name (3)", ... each with its
-	// own header row. 0 means the xlsx limit of 1,048,576; values 1..1 are
-	// invalid (a sheet needs room for a header and one row).
+	// own header row. 0 means the xlsx limit of 1,048,576; values below 2
+	// (no room for a header and a row) or above the limit are rejected.
 	MaxRows int
 	// TmpDir is where excelize spills streamed sheets while the workbook is
 	// built (about 1.3 KB per mailbox uncompressed, so ~1.3 GB for a

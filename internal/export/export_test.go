@@ -3,6 +3,7 @@ package export
 import (
 	"archive/zip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -91,6 +92,7 @@ func fixture() *Report {
 		Impact: results.ImpactNoOldMail, Evidence: "access pop3",
 		Login:        results.Login{Outcome: "ok"},
 		BeforeCutoff: i64(0), AfterCutoff: i64(3), Folders: []results.Folder{{Name: "INBOX", Countable: true, BeforeCutoff: i64(0), AfterCutoff: i64(3)}},
+		Oldest:   tp(time.Date(1899, 12, 31, 22, 0, 0, 0, time.UTC)), // a bogus INTERNALDATE
 		ProbedAt: probedAt, DurationMS: 80,
 	}
 	accounts := []*classify.Account{ // deliberately not in rank order
@@ -147,6 +149,9 @@ func TestSheetsAndHeaders(t *testing.T) {
 	_, f := writeFixture(t, fixture(), Options{})
 	if got, want := f.GetSheetList(), []string{"Summary", "Priority", "Mailboxes", "Probe errors"}; !slices.Equal(got, want) {
 		t.Fatalf("sheets = %q, want %q", got, want)
+	}
+	if got := f.GetActiveSheetIndex(); got != 0 {
+		t.Errorf("active sheet %d, want Summary (0)", got)
 	}
 	tests := []struct {
 		sheet  string
@@ -229,6 +234,7 @@ func TestCellValues(t *testing.T) {
 		{"Mailboxes", "L3", "", "2026-11-29 07:30", "date"}, // 06:30Z in CET
 		{"Mailboxes", "M3", "", "2026-11-30 09:00", "date"},
 		{"Mailboxes", "L2", "", "", "empty"},
+		{"Mailboxes", "L8", "1899-12-31 23:00", "", "string"}, // before Excel's epoch
 		{"Mailboxes", "Q2", "", "2019-03-01", "date"},
 		{"Mailboxes", "Q5", "not a date", "", "string"},
 		{"Mailboxes", "U2", "", "2026-11-29 11:05", "date"},
@@ -380,23 +386,24 @@ func TestSummary(t *testing.T) {
 		t.Errorf("title %q, want %q", got, want)
 	}
 	labels := map[string]string{
-		"Server":                "imap.example.net:993",
-		"Host":                  "imap.example.net",
-		"Resolved addresses":    "192.0.2.10, 2001:db8::10",
-		"TLS mode":              "implicit",
-		"Certificate subject":   "CN=imap.example.net",
-		"Certificate SHA-256":   "AB:CD:EF",
-		"Certificate verified":  "yes",
-		"Capabilities":          "IMAP4rev1 SASL-IR AUTH=PLAIN",
-		"Cutoff":                "2026-11-29 04:00",
-		"Scan started":          "2026-11-29 10:05",
-		"Scan finished":         "2026-11-29 12:05",
-		"Times shown in":        "CET",
-		"Status":                "INCOMPLETE: 2 mailboxes not yet probed",
-		"Mailboxes probed":      "7",
-		"Accounts":              "5",
-		"Impacted accounts":     "3",
-		"Probe errors (rescan)": "1",
+		"Server":                 "imap.example.net:993",
+		"Host":                   "imap.example.net",
+		"Resolved addresses":     "192.0.2.10, 2001:db8::10",
+		"TLS mode":               "implicit",
+		"Certificate subject":    "CN=imap.example.net",
+		"Certificate SHA-256":    "AB:CD:EF",
+		"Certificate verified":   "yes",
+		"Capabilities":           "IMAP4rev1 SASL-IR AUTH=PLAIN",
+		"Cutoff":                 "2026-11-29 04:00",
+		"Scan started":           "2026-11-29 10:05",
+		"Scan finished":          "2026-11-29 12:05",
+		"Times shown in":         "CET",
+		"Status":                 "INCOMPLETE: 2 mailboxes not yet probed",
+		"Mailboxes in inventory": "9",
+		"Mailboxes probed":       "7",
+		"Accounts":               "5",
+		"Impacted accounts":      "3",
+		"Probe errors (rescan)":  "1",
 	}
 	for label, want := range labels {
 		r := findRow(t, rows, label)
@@ -544,6 +551,18 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	parts := zipParts(t, path)
+	// <col> elements must come in ascending order.
+	colMin := regexp.MustCompile(`<col min="(\d+)"`)
+	for _, part := range []string{"sheet2.xml", "sheet3.xml", "sheet4.xml"} {
+		var mins []int
+		for _, m := range colMin.FindAllStringSubmatch(parts["xl/worksheets/"+part], -1) {
+			n, _ := strconv.Atoi(m[1])
+			mins = append(mins, n)
+		}
+		if len(mins) == 0 || !slices.IsSorted(mins) {
+			t.Errorf("%s: <col> order %v, want ascending", part, mins)
+		}
+	}
 	filters := map[string]string{"sheet2.xml": "$A$1:$L$4", "sheet3.xml": "$A$1:$V$8", "sheet4.xml": "$A$1:$G$2"}
 	for part, ref := range filters {
 		if !strings.Contains(parts["xl/worksheets/"+part], `<autoFilter ref="`+ref+`"`) {
@@ -834,6 +853,17 @@ func TestHelpers(t *testing.T) {
 	}
 	if got, want := distinct(many, func(m *results.Mailbox) string { return m.ContactName }), "c0; c1; c2; c3; c4; (+2 more)"; got != want {
 		t.Errorf("distinct = %q, want %q", got, want)
+	}
+	var long []*results.Mailbox
+	for i := range 2000 {
+		long = append(long, &results.Mailbox{Mailbox: fmt.Sprintf("m%04d@example.com", i), Impact: results.ImpactLoginFailed})
+	}
+	long = append(long, &results.Mailbox{Mailbox: "fine@example.com", Impact: results.ImpactOK})
+	got := affected(long)
+	// 19 characters per entry with ", ": 1684 fit in 32,000.
+	if !strings.HasPrefix(got, "m0000@example.com, m0001@example.com") || !strings.HasSuffix(got, "m1683@example.com, (+316 more; see Mailboxes)") ||
+		len(got) > 32_767 || strings.Contains(got, "fine@") {
+		t.Errorf("affected(2000 mailboxes) = ...%q (%d chars)", got[max(0, len(got)-60):], len(got))
 	}
 	if got := day("2019-03-01"); got.kind != dayCell || !got.t.Equal(time.Date(2019, 3, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("day = %+v", got)

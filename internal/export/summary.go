@@ -187,6 +187,9 @@ func writeSummary(f *excelize.File, st *styles, v *view) error {
 	} else {
 		lines = append(lines, line{"Status", fmt.Sprintf("INCOMPLETE: %d mailboxes not yet probed", r.NotProbed), st.warn})
 	}
+	if len(r.Scans) > 0 {
+		lines = append(lines, line{"Mailboxes in inventory", r.Scans[len(r.Scans)-1].Mailboxes, st.number})
+	}
 	lines = append(lines,
 		line{"Mailboxes probed", len(r.Mailboxes), st.number},
 		line{"Accounts", len(r.Accounts), st.number},

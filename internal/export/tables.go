@@ -309,18 +309,31 @@ func distinct(ms []*results.Mailbox, field func(*results.Mailbox) string) string
 	return out
 }
 
+// maxListChars keeps a joined list under the 32,767 characters a cell holds
+// (excelize would cut it silently), leaving room for the "(+N more)" note.
+const maxListChars = 32_000
+
 // affected joins the mailboxes that need action (login_failed,
-// missing_old_mail) with ", ".
+// missing_old_mail) with ", ". A list too long for one cell ends with
+// "(+N more; see Mailboxes)".
 func affected(ms []*results.Mailbox) string {
 	var b strings.Builder
+	more := 0
 	for _, m := range ms {
 		if m == nil || !m.Impact.Impacted() {
+			continue
+		}
+		if more > 0 || b.Len()+2+len(m.Mailbox) > maxListChars {
+			more++
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(m.Mailbox)
+	}
+	if more > 0 {
+		b.WriteString(", (+" + strconv.Itoa(more) + " more; see Mailboxes)")
 	}
 	return b.String()
 }

@@ -124,8 +124,14 @@ func cellValue(v *value, loc *time.Location) any {
 	case numberCell:
 		return v.n
 	case timeCell:
+		t := v.t.In(loc)
+		if t.Year() < 1900 {
+			// Not a valid Excel date serial; excelize would write an
+			// RFC 3339 string with the zone offset applied twice.
+			return t.Format("2006-01-02 15:04")
+		}
 		// excelize writes the wall clock of the time's own location.
-		return v.t.In(loc)
+		return t
 	case dayCell:
 		return v.t
 	}
@@ -202,8 +208,11 @@ func streamTable(f *excelize.File, st *styles, loc *time.Location, t table, maxR
 		if err != nil {
 			return fmt.Errorf("%s: stream writer: %w", name, err)
 		}
-		for c, w := range widths {
-			if err := sw.SetColWidth(c+1, c+1, w); err != nil {
+		// Right to left: excelize v2.11.1 puts each new <col> in front of
+		// the earlier ones and the stream writer does not sort them, while
+		// the format wants them in ascending order.
+		for c := len(widths) - 1; c >= 0; c-- {
+			if err := sw.SetColWidth(c+1, c+1, widths[c]); err != nil {
 				return fmt.Errorf("%s: column width: %w", name, err)
 			}
 		}
