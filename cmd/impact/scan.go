@@ -333,8 +333,10 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	fmt.Fprintf(e.stderr, "Probing %d mailboxes with %d workers, at most %g new connections/s; cutoff %s.\n", len(todo), o.workers, o.rate, cutoff.Format(time.RFC3339))
 
 	byMailbox := make(map[string]*inventory.Entry, len(inv.Entries))
+	perAccount := map[string]int{}
 	for i := range inv.Entries {
 		byMailbox[inv.Entries[i].Mailbox] = &inv.Entries[i]
+		perAccount[inv.Entries[i].AccountID]++
 	}
 	prog := newProgress(e.stderr, len(todo))
 	counts := map[results.Impact]int{}
@@ -342,6 +344,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	runErr := scan.Run(ctx, prober, todo, scan.RunConfig{Workers: o.workers, LoginRate: o.rate, Drain: e.drain}, func(out scan.Outcome) error {
 		rec := out.Record
 		fillFromInventory(&rec, byMailbox[rec.Mailbox])
+		rec.MultiMailbox = perAccount[rec.AccountID] >= 2
 		classify.Decide(&rec, cutoff, rules)
 		if err := w.Write(&rec); err != nil {
 			return err

@@ -213,8 +213,14 @@ func (w *maildirWriter) writeUser(maildir string, u User) error {
 	if err := w.mkdir(filepath.Dir(maildir)); err != nil {
 		return fmt.Errorf("user %q: %w", u.Name, err)
 	}
-	if _, err := w.ensureFolder(maildir, "INBOX"); err != nil {
-		return fmt.Errorf("user %q: %w", u.Name, err)
+	hasInbox := false
+	for _, f := range u.Folders {
+		hasInbox = hasInbox || strings.EqualFold(f.Name, "INBOX")
+	}
+	if !hasInbox {
+		if _, err := w.ensureFolder(maildir, "INBOX"); err != nil {
+			return fmt.Errorf("user %q: %w", u.Name, err)
+		}
 	}
 	for _, f := range u.Folders {
 		if err := w.writeFolder(maildir, u.Name, f.Name, f.Messages); err != nil {
