@@ -20,7 +20,9 @@ import (
 // day than local.
 var cutoff = time.Date(2026, 11, 22, 8, 0, 0, 0, time.FixedZone("CET", 3600))
 
-func at(d time.Duration) dovecottest.Message { return dovecottest.Message{Date: cutoff.Add(d), Flags: "S"} }
+func at(d time.Duration) dovecottest.Message {
+	return dovecottest.Message{Date: cutoff.Add(d), Flags: "S"}
+}
 
 // incidentFixture mirrors the incident: one intact mailbox with mail on
 // both sides of the cutoff (to the second, and across day boundaries), one

@@ -88,8 +88,11 @@ func TestScriptedServers(t *testing.T) {
 		{
 			name:     "PREAUTH greeting is refused, not used",
 			greeting: "PREAUTH [CAPABILITY IMAP4rev1] logged in as admin",
-			check:    func(err error) bool { var ge *GreetingError; return errors.As(err, &ge) && ge.PreAuth && !IsTransient(err) },
-			want:     "PREAUTH",
+			check: func(err error) bool {
+				var ge *GreetingError
+				return errors.As(err, &ge) && ge.PreAuth && !IsTransient(err)
+			},
+			want: "PREAUTH",
 		},
 		{
 			name:     "LOGINDISABLED stops before sending a password",
