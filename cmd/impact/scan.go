@@ -67,6 +67,9 @@ type scanOptions struct {
 	skipInvalid              bool
 	traceFile                string
 	title                    string
+	maxConnections           int
+	shard                    string
+	logFormat, logLevel      string
 }
 
 func scanFlags(fs *flag.FlagSet, o *scanOptions) {
@@ -95,6 +98,10 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "scan the valid rows even if some inventory rows are rejected (they are listed)")
 	fs.StringVar(&o.traceFile, "trace-imap", "", "write the IMAP conversation to `FILE`, credentials redacted (for support cases)")
 	fs.StringVar(&o.title, "title", "", "incident title for the workbook (default: \"Mail storage incident\" and the cutoff)")
+	fs.IntVar(&o.maxConnections, "max-connections", 0, "most connections open at once; concurrency starts at --workers and adapts up to this (default: --workers, no growth)")
+	fs.StringVar(&o.shard, "shard", "", "scan only shard `K/N` (K from 0 to N-1) of the inventory, by a stable hash of the mailbox, e.g. 0/4 ($JOB_COMPLETION_INDEX/4)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug (one event per mailbox), info, warn or error")
 }
 
 // check catches flag conflicts before any file or network I/O.
@@ -166,6 +173,21 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 	}
 	if o.loginTimeout < time.Second || o.cmdTimeout < time.Second || o.connectTimeout < time.Second {
 		return cutoff, usageErr("timeouts must be at least 1s")
+	}
+	if o.maxConnections != 0 && o.maxConnections < o.workers {
+		return cutoff, usageErr("--max-connections %d is below --workers %d: concurrency starts at --workers", o.maxConnections, o.workers)
+	}
+	if o.maxConnections > 256 {
+		return cutoff, usageErr("--max-connections %d: want at most 256", o.maxConnections)
+	}
+	if _, _, err := parseShard(o.shard); err != nil {
+		return cutoff, err
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return cutoff, usageErr("--log-format %q: want text or json", o.logFormat)
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return cutoff, err
 	}
 	if o.fresh && o.dryRun {
 		return cutoff, usageErr("--fresh and --dry-run together: a dry run changes no file; drop one")
@@ -248,6 +270,10 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	if len(inv.Entries) == 0 {
 		return usageErr("inventory %s holds no mailboxes", o.inventory)
 	}
+	shardK, shardN, _ := parseShard(o.shard)
+	entries := inShard(inv.Entries, shardK, shardN)
+	level, _ := parseLevel(o.logLevel)
+	log := newLogger(e.stderr, o.logFormat, level)
 
 	var prior *results.Set
 	if !o.fresh {
@@ -256,12 +282,12 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("%w (move the file away or pass --fresh to start over)", err)}
 			}
-			if err := compatible(prior, o, cutoff); err != nil {
+			if err := compatible(prior, o, cutoff, shardLabel(shardK, shardN)); err != nil {
 				return err
 			}
 		}
 	}
-	todo := pending(inv.Entries, prior)
+	todo := pending(entries, prior)
 
 	if o.dryRun {
 		return dryRun(e, o, cutoff, inv, rules, todo)
@@ -322,13 +348,17 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	}
 	started := time.Now().UTC()
 	header := results.Scan{Kind: results.KindScan, Version: versionString(), StartedAt: started, Cutoff: cutoff,
-		Auth: o.auth, Inventory: o.inventory, Mailboxes: len(inv.Entries), Target: target, Resumed: prior != nil && len(prior.Mailboxes) > 0}
+		Auth: o.auth, Inventory: o.inventory, Mailboxes: len(entries), Target: target, Resumed: prior != nil && len(prior.Mailboxes) > 0,
+		Shard: shardLabel(shardK, shardN)}
 	if err := w.Write(header); err != nil {
 		w.Close()
 		return err
 	}
 	if header.Resumed {
-		fmt.Fprintf(e.stderr, "Resuming %s: %d of %d mailboxes already have a verdict, %d to probe.\n", o.results, len(inv.Entries)-len(todo), len(inv.Entries), len(todo))
+		fmt.Fprintf(e.stderr, "Resuming %s: %d of %d mailboxes already have a verdict, %d to probe.\n", o.results, len(entries)-len(todo), len(entries), len(todo))
+	}
+	if header.Shard != "" {
+		fmt.Fprintf(e.stderr, "Shard %s: %d of the inventory's %d mailboxes.\n", header.Shard, len(entries), len(inv.Entries))
 	}
 	fmt.Fprintf(e.stderr, "Probing %d mailboxes with %d workers, at most %g new connections/s; cutoff %s.\n", len(todo), o.workers, o.rate, cutoff.Format(time.RFC3339))
 
@@ -341,7 +371,20 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	prog := newProgress(e.stderr, len(todo))
 	counts := map[results.Impact]int{}
 	probed := 0
-	runErr := scan.Run(ctx, prober, todo, scan.RunConfig{Workers: o.workers, LoginRate: o.rate, Drain: e.drain}, func(out scan.Outcome) error {
+	var advice []string
+	rc := scan.RunConfig{Workers: o.workers, MaxConnections: o.maxConnections, LoginRate: o.rate, Drain: e.drain,
+		Events: func(ev scan.Event) {
+			switch ev.Kind {
+			case scan.EventPenalty:
+				a := penaltyAdvice(target)
+				advice = append(advice, a)
+				log.Warn(ev.Message, "kind", ev.Kind)
+				fmt.Fprintf(e.stderr, "\n%s\n\n", a)
+			default:
+				log.Info(ev.Message, "kind", ev.Kind, "limit", ev.Limit)
+			}
+		}}
+	stats, runErr := scan.RunWithStats(ctx, prober, todo, rc, func(out scan.Outcome) error {
 		rec := out.Record
 		fillFromInventory(&rec, byMailbox[rec.Mailbox])
 		rec.MultiMailbox = perAccount[rec.AccountID] >= 2
@@ -349,6 +392,8 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		if err := w.Write(&rec); err != nil {
 			return err
 		}
+		log.Debug("probed", "mailbox", rec.Mailbox, "impact", rec.Impact, "evidence", rec.Evidence,
+			"login_ms", rec.Login.DurationMS, "duration_ms", rec.DurationMS, "error", rec.Error)
 		probed++
 		counts[rec.Impact]++
 		prog.done(&rec)
@@ -356,7 +401,13 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	})
 	prog.close()
 
-	end := results.End{Kind: results.KindEnd, FinishedAt: time.Now().UTC(), Complete: runErr == nil, Probed: probed}
+	end := results.End{Kind: results.KindEnd, FinishedAt: time.Now().UTC(), Complete: runErr == nil, Probed: probed,
+		PeakConnections: stats.PeakConnections, Pauses: stats.Pauses, PenaltyHeld: stats.PenaltyHeld,
+		PenaltyWaitS: stats.PenaltyWait.Seconds(), Advice: advice}
+	if stats.PenaltyDetected {
+		fmt.Fprintf(e.stderr, "Authentication penalty: %d logins were held %s in all (about %s of this scan at %d connections).\n",
+			stats.PenaltyHeld, stats.PenaltyWait.Round(time.Second), (stats.PenaltyWait / time.Duration(max(stats.PeakConnections, 1))).Round(time.Second), stats.PeakConnections)
+	}
 	if runErr != nil {
 		end.Reason = runErr.Error()
 	}
@@ -371,7 +422,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	if err != nil {
 		return err
 	}
-	rep, err := writeReports(set, reportSettings{path: o.reportPath(), rules: rules, inventory: inv.Entries, title: o.title})
+	rep, err := writeReports(set, reportSettings{path: o.reportPath(), rules: rules, inventory: entries, title: o.title})
 	if err != nil {
 		return fmt.Errorf("write report: %w (the results in %s are intact; rerun with impact report)", err, o.results)
 	}
@@ -399,11 +450,14 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 
 // compatible refuses to resume a results file written for another server
 // or cutoff: mixing them would make a report that is true of neither.
-func compatible(prior *results.Set, o *scanOptions, cutoff time.Time) error {
+func compatible(prior *results.Set, o *scanOptions, cutoff time.Time, shard string) error {
 	if len(prior.Scans) == 0 {
 		return nil
 	}
 	last := prior.Scans[len(prior.Scans)-1]
+	if last.Shard != shard {
+		return usageErr("%s holds a scan of shard %q, not %q: use one results file per shard", o.results, last.Shard, shard)
+	}
 	if last.Target.Server != o.server {
 		return usageErr("%s holds a scan of %s, not %s: use another --results file, or --fresh to discard it", o.results, last.Target.Server, o.server)
 	}

@@ -90,6 +90,7 @@ type Target struct {
 	CertNotAfter string   `json:"cert_not_after"` // RFC 3339
 	Verified     bool     `json:"verified"`       // certificate chain and name verified
 	Capabilities []string `json:"capabilities"`   // capabilities advertised before login
+	LocalAddr    string   `json:"local_addr"`     // the scanner's own address on that connection
 }
 
 // Scan is the header line of one scan run.
@@ -103,6 +104,8 @@ type Scan struct {
 	Mailboxes int       `json:"mailboxes"` // mailboxes in the inventory (after de-duplication)
 	Target    Target    `json:"target"`
 	Resumed   bool      `json:"resumed,omitempty"`
+	// Shard is "K/N" when this run scanned only shard K (0-based) of N.
+	Shard string `json:"shard,omitempty"`
 }
 
 // End is the trailer line of one scan run.
@@ -112,6 +115,13 @@ type End struct {
 	Complete   bool      `json:"complete"`
 	Reason     string    `json:"reason,omitempty"` // why the scan stopped early
 	Probed     int       `json:"probed"`           // mailboxes probed in this run
+
+	// How the run treated the server (see scan.Stats).
+	PeakConnections int      `json:"peak_connections,omitempty"`
+	Pauses          int      `json:"pauses,omitempty"` // breaker pauses
+	PenaltyHeld     int      `json:"penalty_held,omitempty"`
+	PenaltyWaitS    float64  `json:"penalty_wait_s,omitempty"`
+	Advice          []string `json:"advice,omitempty"` // what ops should change, e.g. the penalty fix
 }
 
 // Login is the outcome of the login step.

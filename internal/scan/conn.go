@@ -21,6 +21,7 @@ type session struct {
 	greeting string   // the greeting line without "* ", e.g. "OK [CAPABILITY ...] Dovecot ready."
 	tlsState *tls.ConnectionState
 	remote   string
+	local    string
 }
 
 // greetingReadLimit bounds the greeting line; a server sending more without
@@ -41,6 +42,7 @@ func dial(ctx context.Context, cfg *Config, trace *tracer, label string) (*sessi
 		return nil, classifyNetErr("connect", to.Connect, dctx, err)
 	}
 	s.remote = raw.RemoteAddr().String()
+	s.local = raw.LocalAddr().String()
 	conn := raw
 
 	tlsConf := tlsConfigFor(cfg, &s.tlsState)

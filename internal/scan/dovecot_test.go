@@ -127,7 +127,9 @@ func entries(f dovecottest.Fixture) []inventory.Entry {
 	return es
 }
 
-func caPool(t *testing.T, file string) *tls.Config {
+func caPoolB(t testing.TB, file string) *tls.Config { return caPool(t, file) }
+
+func caPool(t testing.TB, file string) *tls.Config {
 	t.Helper()
 	pem, err := os.ReadFile(file)
 	if err != nil {

@@ -47,6 +47,9 @@ type Prober struct {
 	cfg   Config
 	to    Timeouts
 	trace *tracer
+	// loginOnly stops after the login: the benchmarks' floor (connect,
+	// login, logout) against which a full probe is measured.
+	loginOnly bool
 }
 
 // NewProber checks cfg and returns a Prober.
@@ -90,13 +93,17 @@ func (p *Prober) Probe(ctx context.Context, e inventory.Entry) (rec results.Mail
 	if err := p.login(ctx, s, e, &rec.Login); err != nil {
 		return rec, err
 	}
+	if p.loginOnly {
+		return rec, nil
+	}
 	folders, err := p.folders(ctx, s)
 	rec.Folders = folders
-	sumFolders(&rec)
-	if err != nil {
+	if folders == nil {
+		// LIST itself failed: nothing is known, not "0 messages".
 		return rec, err
 	}
-	return rec, nil
+	sumFolders(&rec)
+	return rec, err
 }
 
 func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *results.Login) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,11 +36,52 @@ type RunConfig struct {
 	Pause         time.Duration
 	// Drain, when closed, stops new probes; probes in flight finish.
 	Drain <-chan struct{}
+	// MaxConnections caps the connections open at once; concurrency starts
+	// at Workers and adapts between 1 and MaxConnections (default: Workers,
+	// so no growth unless asked for).
+	MaxConnections int
+	// Events, when set, is told of changes worth a line in the log or on
+	// screen (penalty recognised, concurrency changed, breaker paused). It is
+	// called from the goroutine that calls emit.
+	Events func(Event)
+}
+
+// EventKind names what an Event reports.
+type EventKind string
+
+// Event kinds.
+const (
+	EventPenalty     EventKind = "penalty"     // Dovecot's authentication penalty recognised
+	EventConcurrency EventKind = "concurrency" // the number of probes at once changed
+	EventPause       EventKind = "pause"       // the breaker paused dispatch
+	EventRetry       EventKind = "retry"       // a mailbox will be probed again
+)
+
+// Event is something the scan noticed about the server.
+type Event struct {
+	Kind    EventKind
+	Message string
+	Limit   int // concurrency after the change
+}
+
+// Stats describes how a scan went, for the summary and the workbook.
+type Stats struct {
+	PeakConnections int
+	FinalLimit      int
+	Pauses          int
+	// PenaltyDetected is set once Dovecot's authentication penalty was
+	// recognised; PenaltyHeld logins waited PenaltyWait in total.
+	PenaltyDetected bool
+	PenaltyHeld     int
+	PenaltyWait     time.Duration
 }
 
 func (rc RunConfig) withDefaults() RunConfig {
 	if rc.Workers <= 0 {
 		rc.Workers = 8
+	}
+	if rc.MaxConnections < rc.Workers {
+		rc.MaxConnections = rc.Workers
 	}
 	if rc.LoginRate <= 0 {
 		rc.LoginRate = 20
@@ -88,20 +130,35 @@ type Outcome struct {
 // master credentials rejected, the server in distress, emit failed, Drain
 // closed), or ctx's error.
 func Run(ctx context.Context, p *Prober, entries []inventory.Entry, rc RunConfig, emit func(Outcome) error) error {
+	_, err := RunWithStats(ctx, p, entries, rc, emit)
+	return err
+}
+
+// RunWithStats is Run, also returning how the scan went.
+func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc RunConfig, emit func(Outcome) error) (Stats, error) {
 	rc = rc.withDefaults()
 	limiter := rate.NewLimiter(rate.Limit(rc.LoginRate), 1)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
+	g := newGate(rc.Workers, rc.MaxConnections)
+	var lat latency
+	var pen penalty
+	event := func(e Event) {
+		if rc.Events != nil {
+			rc.Events(e)
+		}
+	}
+
 	jobs := make(chan inventory.Entry)
 	outs := make(chan Outcome)
 	var wg sync.WaitGroup
-	for range rc.Workers {
+	for range rc.MaxConnections {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for e := range jobs {
-				outs <- probeWithRetry(ctx, p, e, rc, limiter)
+				outs <- probeWithRetry(ctx, p, e, rc, limiter, g)
 			}
 		}()
 	}
@@ -135,33 +192,82 @@ func Run(ctx context.Context, p *Prober, entries []inventory.Entry, rc RunConfig
 			stop = &StopError{Reason: "cannot record results", Err: err}
 			cancel(stop)
 		}
+		adapt(o, g, &lat, &pen, event)
 		if stop == nil {
+			paused := br.trips
 			if err := br.observe(o); err != nil {
 				stop = err
 				cancel(stop)
+			} else if br.trips > paused {
+				event(Event{Kind: EventPause, Message: fmt.Sprintf("most recent probes failed with timeouts or refused connections: pausing new probes for %s", rc.Pause)})
 			}
 		}
 	}
+	st := Stats{Pauses: br.trips}
+	st.FinalLimit, st.PeakConnections = g.snapshot()
+	st.PenaltyDetected, st.PenaltyHeld, st.PenaltyWait = pen.snapshot()
 	if stop != nil {
-		return stop
+		return st, stop
 	}
 	if drained {
-		return &StopError{Reason: "interrupted"}
+		return st, &StopError{Reason: "interrupted"}
 	}
 	if cause := context.Cause(ctx); cause != nil {
 		var se *StopError
 		if errors.As(cause, &se) {
-			return se
+			return st, se
 		}
-		return cause
+		return st, cause
 	}
-	return nil
+	return st, nil
 }
 
-func probeWithRetry(ctx context.Context, p *Prober, e inventory.Entry, rc RunConfig, limiter *rate.Limiter) Outcome {
+// adapt feeds one outcome to the load controls: capacity refusals and a
+// latency climb lower concurrency, healthy probes raise it slowly; login
+// waits go to the penalty detector instead.
+func adapt(o Outcome, g *gate, lat *latency, pen *penalty, event func(Event)) {
+	rec := &o.Record
+	rest := rec.DurationMS - rec.Login.DurationMS
+	if rec.Login.Outcome == "ok" || rec.Login.Outcome == "failed" {
+		if pen.observe(rec.Login.DurationMS, rest, rec.Login.Outcome == "failed") {
+			event(Event{Kind: EventPenalty, Message: "logins are being held for seconds after failed logins while the server answers everything else at once: " +
+				"this is Dovecot's authentication penalty (anvil), a timer, not load"})
+		}
+	}
+	capacity := false
+	for _, a := range append(append([]string{}, rec.Attempts...), rec.Error) {
+		if a != "" && (transientText.MatchString(a) || strings.Contains(a, "[LIMIT]") || strings.Contains(a, "[UNAVAILABLE]") || strings.Contains(a, "BYE")) {
+			capacity = true
+		}
+	}
+	slow := rec.Login.Outcome == "ok" && rec.Error == "" && lat.observe(float64(rest))
+	if capacity || slow {
+		why := "the server refused connections as too many"
+		if !capacity {
+			why = "the server's answers after login slowed sharply"
+		}
+		if limit, changed := g.overloaded(5 * time.Second); changed {
+			event(Event{Kind: EventConcurrency, Limit: limit, Message: fmt.Sprintf("%s: lowering concurrency to %d", why, limit)})
+		}
+		return
+	}
+	if o.Err == nil || errors.As(o.Err, new(*LoginRefused)) {
+		if limit, changed := g.ok(); changed {
+			event(Event{Kind: EventConcurrency, Limit: limit, Message: fmt.Sprintf("server healthy: raising concurrency to %d", limit)})
+		}
+	}
+}
+
+func probeWithRetry(ctx context.Context, p *Prober, e inventory.Entry, rc RunConfig, limiter *rate.Limiter, g *gate) Outcome {
 	var attempts []string
 	for i := 1; ; i++ {
-		if err := limiter.Wait(ctx); err != nil {
+		err := g.acquire(ctx)
+		if err == nil {
+			if err = limiter.Wait(ctx); err != nil {
+				g.release()
+			}
+		}
+		if err != nil {
 			rec := results.Mailbox{Kind: results.KindMailbox, Mailbox: e.Mailbox, AccountID: e.AccountID, ProbedAt: time.Now().UTC()}
 			rec.Error = "not probed: " + err.Error()
 			rec.Login.Outcome = "error"
@@ -169,6 +275,7 @@ func probeWithRetry(ctx context.Context, p *Prober, e inventory.Entry, rc RunCon
 			return Outcome{Record: rec, Err: err}
 		}
 		rec, err := p.Probe(ctx, e)
+		g.release()
 		if err == nil || !IsTransient(err) || i >= rc.Attempts || ctx.Err() != nil {
 			rec.Attempts = attempts
 			return Outcome{Record: rec, Err: err}

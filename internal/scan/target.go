@@ -48,6 +48,7 @@ func Identify(ctx context.Context, cfg Config) (results.Target, error) {
 	}
 	defer s.logout(ctx, to.Command)
 	t.Connected = s.remote
+	t.LocalAddr = s.local
 	t.Greeting = s.greeting
 	if s.tlsState != nil {
 		describeCert(&t, s.tlsState, cfg.TLSConfig == nil || !cfg.TLSConfig.InsecureSkipVerify)
