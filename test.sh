@@ -11,9 +11,10 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	export PATH="/usr/local/go/bin:$PATH"
 fi
 
-packages=(dovecot-imapd dovecot-core)
+packages=(dovecot-imapd dovecot-core libreoffice-calc-nogui)
 missing=()
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot)
+command -v soffice >/dev/null 2>&1 || missing+=(soffice)
 
 retry() {
 	local n

@@ -70,6 +70,8 @@ type scanOptions struct {
 	maxConnections           int
 	shard                    string
 	logFormat, logLevel      string
+	confirmFailures          bool
+	reportFlags
 }
 
 func scanFlags(fs *flag.FlagSet, o *scanOptions) {
@@ -87,7 +89,7 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.StringVar(&o.masterPasswordFile, "master-password-file", "", "read the master password from `FILE` (first line) instead of $IMPACT_MASTER_PASSWORD or a prompt")
 	fs.StringVar(&o.results, "results", "", "results `FILE` (JSON Lines); an existing file is resumed")
 	fs.StringVar(&o.report, "report", "", "workbook `FILE` to write (.xlsx; default: the results file name with .xlsx)")
-	fs.StringVar(&o.rules, "rules", "", "settings `FILE` (TOML): customer type rules, ISP domains, access values")
+	fs.StringVar(&o.rules, "rules", "", "settings `FILE` (TOML): classification rules and playbook")
 	fs.IntVar(&o.workers, "workers", 8, "mailboxes probed at once (one connection each)")
 	fs.Float64Var(&o.rate, "rate", 20, "new connections per second, at most")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 10*time.Second, "timeout for TCP connect and TLS handshake")
@@ -102,6 +104,8 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.StringVar(&o.shard, "shard", "", "scan only shard `K/N` (K from 0 to N-1) of the inventory, by a stable hash of the mailbox, e.g. 0/4 ($JOB_COMPLETION_INDEX/4)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug (one event per mailbox), info, warn or error")
+	o.reportFlags.register(fs)
+	fs.BoolVar(&o.confirmFailures, "confirm-failures", false, "probe every mailbox whose login was refused once more at the end (some servers refuse logins intermittently)")
 }
 
 // check catches flag conflicts before any file or network I/O.
@@ -189,6 +193,9 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return cutoff, err
 	}
+	if err := o.reportFlags.check(); err != nil {
+		return cutoff, err
+	}
 	if o.fresh && o.dryRun {
 		return cutoff, usageErr("--fresh and --dry-run together: a dry run changes no file; drop one")
 	}
@@ -231,16 +238,12 @@ type scanHooks struct {
 }
 
 func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hooks *scanHooks) error {
-	rules := classify.DefaultRules()
+	rules, pb, err := loadSettings(o.rules)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	if hooks != nil && hooks.rules != nil {
 		rules = hooks.rules
-	}
-	if o.rules != "" {
-		r, err := classify.LoadRules(o.rules)
-		if err != nil {
-			return &exitError{code: exitUsage, err: err}
-		}
-		rules = r
 	}
 	inv, err := inventory.Read(o.inventory, inventory.Options{Sheet: o.sheet, NeedPassword: o.auth == string(scan.AuthPassword)})
 	if err != nil {
@@ -275,14 +278,14 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	level, _ := parseLevel(o.logLevel)
 	log := newLogger(e.stderr, o.logFormat, level)
 
-	var prior *results.Set
+	var prior *priorScan
 	if !o.fresh {
 		if _, err := os.Stat(o.results); err == nil {
-			prior, err = results.Load(o.results)
+			prior, err = readPrior(o.results, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("%w (move the file away or pass --fresh to start over)", err)}
 			}
-			if err := compatible(prior, o, cutoff, shardLabel(shardK, shardN)); err != nil {
+			if err := compatible(prior.last, o, cutoff, shardLabel(shardK, shardN)); err != nil {
 				return err
 			}
 		}
@@ -348,7 +351,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	}
 	started := time.Now().UTC()
 	header := results.Scan{Kind: results.KindScan, Version: versionString(), StartedAt: started, Cutoff: cutoff,
-		Auth: o.auth, Inventory: o.inventory, Mailboxes: len(entries), Target: target, Resumed: prior != nil && len(prior.Mailboxes) > 0,
+		Auth: o.auth, Inventory: o.inventory, Mailboxes: len(entries), Target: target, Resumed: prior != nil && prior.records > 0,
 		Shard: shardLabel(shardK, shardN)}
 	if err := w.Write(header); err != nil {
 		w.Close()
@@ -384,8 +387,13 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 				log.Info(ev.Message, "kind", ev.Kind, "limit", ev.Limit)
 			}
 		}}
-	stats, runErr := scan.RunWithStats(ctx, prober, todo, rc, func(out scan.Outcome) error {
+	var refused []inventory.Entry
+	firstRefusal := map[string]string{}
+	record := func(out scan.Outcome) error {
 		rec := out.Record
+		if prev, ok := firstRefusal[rec.Mailbox]; ok {
+			rec.Attempts = append([]string{"first pass: " + prev}, rec.Attempts...)
+		}
 		fillFromInventory(&rec, byMailbox[rec.Mailbox])
 		rec.MultiMailbox = perAccount[rec.AccountID] >= 2
 		classify.Decide(&rec, cutoff, rules)
@@ -394,12 +402,35 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		}
 		log.Debug("probed", "mailbox", rec.Mailbox, "impact", rec.Impact, "evidence", rec.Evidence,
 			"login_ms", rec.Login.DurationMS, "duration_ms", rec.DurationMS, "error", rec.Error)
+		if rec.Impact == results.ImpactLoginFailed && o.confirmFailures {
+			if _, again := firstRefusal[rec.Mailbox]; !again {
+				refused = append(refused, *byMailbox[rec.Mailbox])
+				firstRefusal[rec.Mailbox] = rec.Evidence
+			}
+		}
 		probed++
 		counts[rec.Impact]++
 		prog.done(&rec)
 		return nil
-	})
+	}
+	stats, runErr := scan.RunWithStats(ctx, prober, todo, rc, record)
 	prog.close()
+	if runErr == nil && len(refused) > 0 {
+		// Some servers refuse logins intermittently: ask once more, at the
+		// end, all together, so the refusals (and any penalty they bring)
+		// do not hold up the rest of the scan.
+		fmt.Fprintf(e.stderr, "Confirming %d login failures (--confirm-failures)...\n", len(refused))
+		prog = newProgress(e.stderr, len(refused))
+		var st2 scan.Stats
+		st2, runErr = scan.RunWithStats(ctx, prober, refused, rc, record)
+		prog.close()
+		stats.PenaltyHeld += st2.PenaltyHeld
+		stats.PenaltyWait += st2.PenaltyWait
+		stats.PenaltyDetected = stats.PenaltyDetected || st2.PenaltyDetected
+		stats.PeakConnections = max(stats.PeakConnections, st2.PeakConnections)
+		stats.Pauses += st2.Pauses
+		probed -= len(refused) // the same mailboxes, probed twice
+	}
 
 	end := results.End{Kind: results.KindEnd, FinishedAt: time.Now().UTC(), Complete: runErr == nil, Probed: probed,
 		PeakConnections: stats.PeakConnections, Pauses: stats.Pauses, PenaltyHeld: stats.PenaltyHeld,
@@ -418,11 +449,8 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		runErr = err
 	}
 
-	set, err := results.Load(o.results)
-	if err != nil {
-		return err
-	}
-	rep, err := writeReports(set, reportSettings{path: o.reportPath(), rules: rules, inventory: entries, title: o.title})
+	rep, err := writeReportsFrom([]string{o.results}, reportSettings{path: o.reportPath(), rules: rules, playbook: pb,
+		inventory: entries, title: o.title, reportFlags: o.reportFlags}, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
 	if err != nil {
 		return fmt.Errorf("write report: %w (the results in %s are intact; rerun with impact report)", err, o.results)
 	}
@@ -448,13 +476,31 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	return nil
 }
 
+// priorScan is what a resumed scan needs of its results file: which
+// mailboxes already have a final verdict, and the last run's header. It is
+// read by streaming, so resuming a scan of a million mailboxes does not
+// hold a million records.
+type priorScan struct {
+	final   map[string]bool
+	records int
+	last    *results.Scan
+}
+
+func readPrior(path string, warn func(string)) (*priorScan, error) {
+	p := &priorScan{final: map[string]bool{}}
+	err := results.Stream([]string{path},
+		func(sc *results.Scan) error { c := *sc; p.last = &c; return nil },
+		func(m *results.Mailbox) error { p.records++; p.final[m.Mailbox] = m.Final(); return nil },
+		func(*results.End) {}, warn)
+	return p, err
+}
+
 // compatible refuses to resume a results file written for another server
 // or cutoff: mixing them would make a report that is true of neither.
-func compatible(prior *results.Set, o *scanOptions, cutoff time.Time, shard string) error {
-	if len(prior.Scans) == 0 {
+func compatible(last *results.Scan, o *scanOptions, cutoff time.Time, shard string) error {
+	if last == nil {
 		return nil
 	}
-	last := prior.Scans[len(prior.Scans)-1]
 	if last.Shard != shard {
 		return usageErr("%s holds a scan of shard %q, not %q: use one results file per shard", o.results, last.Shard, shard)
 	}
@@ -468,13 +514,13 @@ func compatible(prior *results.Set, o *scanOptions, cutoff time.Time, shard stri
 }
 
 // pending returns the entries without a final record, in inventory order.
-func pending(entries []inventory.Entry, prior *results.Set) []inventory.Entry {
+func pending(entries []inventory.Entry, prior *priorScan) []inventory.Entry {
 	if prior == nil {
 		return entries
 	}
 	var todo []inventory.Entry
 	for _, e := range entries {
-		if m := prior.Mailboxes[e.Mailbox]; m == nil || !m.Final() {
+		if !prior.final[e.Mailbox] {
 			todo = append(todo, e)
 		}
 	}

@@ -98,11 +98,15 @@ func LoadRules(file string) (*Rules, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+	var keys []string
+	for _, k := range md.Undecoded() {
+		// The same settings file holds the playbook (internal/playbook).
+		if len(k) > 0 && k[0] == "playbook" {
+			continue
 		}
+		keys = append(keys, k.String())
+	}
+	if len(keys) > 0 {
 		return nil, fmt.Errorf("%s: unknown setting %s (known: isp_domains, types.business, types.residential, product.match, product.type, old_mail.kept_on_server, old_mail.not_kept)", file, strings.Join(keys, ", "))
 	}
 	for i, p := range r.Product {

@@ -1,16 +1,20 @@
-// Package export writes the prioritised workbook (xlsx) derived from a scan's
-// results: a Summary sheet with the target identity, figures and a chart, a
-// Priority sheet of impacted accounts in rank order, every mailbox with every
-// figure, and the probe errors that need a rescan.
+// Package export writes the prioritised workbook (xlsx) and its CSV twin
+// from a scan's results: a Summary with the target identity, figures,
+// charts and links to every sheet; the impacted accounts in rank order
+// (Priority) and split by customer type; multi-mailbox accounts; every
+// mailbox for inbound calls (Lookup); the outbound worklist split into call
+// queues; every mailbox with every figure; and the probe errors that need a
+// rescan.
 //
-// The workbook is a report for people who will phone customers, so it holds
-// customer contacts: it is created with mode 0600, and it appears at its path
-// only once it is complete (written to a temporary file in the same directory,
-// synced, then renamed over the target).
+// The files are reports for people who will phone customers, so they hold
+// customer contacts: they are created with mode 0600 and appear at their
+// path only once complete (written to a temporary file in the same
+// directory, synced, then renamed over the target). Options.Redact makes a
+// copy without contacts and without the server's own words.
 //
 // Every text that came from the inventory or the server is written as a
 // string cell, never as a formula, even when it starts with '=', '+', '-' or
-// '@'.
+// '@'; in CSV such text is prefixed with a single quote.
 package export
 
 import (
@@ -21,7 +25,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/impact-ops/impact/internal/classify"
+	"github.com/impact-ops/impact/internal/playbook"
 	"github.com/impact-ops/impact/internal/results"
 )
 
@@ -40,26 +44,54 @@ type Report struct {
 	Complete bool
 	// NotProbed is the number of inventory mailboxes with no record yet.
 	NotProbed int
-	// Mailboxes holds every record, sorted by mailbox.
-	Mailboxes []*results.Mailbox
-	// Accounts holds every account; impacted ones have Rank > 0.
-	Accounts []*classify.Account
+	// Records holds every mailbox and account, made by a Builder; nil
+	// means none.
+	Records *Records
 	// Location is the time zone of the workbook's date cells; nil means UTC.
 	Location *time.Location
 }
 
-// Options tune a Workbook. The zero value is ready to use.
+// Options tune a Workbook and WriteCSV. The zero value is ready to use.
 type Options struct {
 	// MaxRows is the most rows one sheet holds, header row included. A
 	// longer table continues on "Name (2)", "Name (3)", ... each with its
 	// own header row. 0 means the xlsx limit of 1,048,576; values below 2
 	// (no room for a header and a row) or above the limit are rejected.
+	// CSV files are never split.
 	MaxRows int
-	// TmpDir is where excelize spills streamed sheets while the workbook is
-	// built (about 1.3 KB per mailbox uncompressed, so ~1.3 GB for a
-	// million). "" means os.TempDir(). The spill files are created 0600
-	// and removed when Write returns.
+	// TmpDir is excelize's scratch directory; "" means os.TempDir(). The
+	// table rows do not go there: they are generated while the zip is
+	// written (see render), so a million mailboxes need no temporary disk
+	// space beyond the workbook's own temporary file.
 	TmpDir string
+	// Queues is the number of call queue sheets ("Queue 1" ... "Queue N")
+	// the impacted accounts are split over; 0 means none. At most
+	// MaxQueues.
+	Queues int
+	// Redact leaves out customer contacts (names, phones) and the server's
+	// own words (login text, errors, folder errors, greeting), for a copy
+	// that can be shared more widely.
+	Redact bool
+	// Playbook gives the recommended action and customer script; nil means
+	// playbook.Default().
+	Playbook *playbook.Playbook
+}
+
+// MaxQueues bounds Options.Queues: a workbook of hundreds of queue sheets
+// is nobody's worklist.
+const MaxQueues = 100
+
+func (o *Options) check(what string) error {
+	if o.MaxRows == 0 {
+		o.MaxRows = maxSheetRows
+	}
+	if o.MaxRows < 2 || o.MaxRows > maxSheetRows {
+		return fmt.Errorf("%s: max rows %d outside 2..%d", what, o.MaxRows, maxSheetRows)
+	}
+	if o.Queues < 0 || o.Queues > MaxQueues {
+		return fmt.Errorf("%s: %d queues outside 0..%d", what, o.Queues, MaxQueues)
+	}
+	return nil
 }
 
 // Workbook is an xlsx report being made at a path. Make one with
@@ -80,11 +112,8 @@ type Workbook struct {
 // path until Write succeeds. Errors: invalid options, or the temporary file
 // cannot be created.
 func NewWorkbook(path string, opts Options) (*Workbook, error) {
-	if opts.MaxRows == 0 {
-		opts.MaxRows = maxSheetRows
-	}
-	if opts.MaxRows < 2 || opts.MaxRows > maxSheetRows {
-		return nil, fmt.Errorf("workbook %s: max rows %d outside 2..%d", path, opts.MaxRows, maxSheetRows)
+	if err := opts.check("workbook " + path); err != nil {
+		return nil, err
 	}
 	dir, base := filepath.Split(path)
 	if base == "" {

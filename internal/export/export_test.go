@@ -16,7 +16,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/impact-ops/impact/internal/classify"
+	"github.com/impact-ops/impact/internal/playbook"
 	"github.com/impact-ops/impact/internal/results"
 )
 
@@ -32,10 +32,10 @@ var (
 	cet      = time.FixedZone("CET", 3600)
 )
 
-// fixture is a small hand-made report: a multi-mailbox business account with
-// mixed impacts, an unknown-type account, residential accounts with
-// missing mail, a probe error (nil counts) and no old mail.
-func fixture() *Report {
+// fixtureRecords are a small hand-made incident: a multi-mailbox business
+// account with mixed impacts, an unknown-type account, residential accounts
+// with missing mail, a probe error (nil counts) and no old mail.
+func fixtureRecords() []*results.Mailbox {
 	anna := &results.Mailbox{
 		Mailbox: "anna@acme.example", AccountID: "B100", CustomerType: results.TypeBusiness,
 		MultiMailbox: true, Impact: results.ImpactLoginFailed, Evidence: "AUTHORIZATIONFAILED",
@@ -76,13 +76,13 @@ func fixture() *Report {
 	}
 	eve := &results.Mailbox{
 		Mailbox: "eve@odd.example", AccountID: "U300", CustomerType: results.TypeUnknown,
-		Impact: results.ImpactLoginFailed, Evidence: "AUTHORIZATIONFAILED",
+		Impact: results.ImpactLoginFailed, Evidence: "login refused: [AUTHORIZATIONFAILED] +Authorization failed",
 		Login:    results.Login{Outcome: "failed", Code: "AUTHORIZATIONFAILED", Text: "+Authorization failed"},
 		ProbedAt: probedAt, DurationMS: 2003,
 	}
 	frank := &results.Mailbox{
 		Mailbox: "frank@home.example", AccountID: "R400", CustomerType: results.TypeResidential,
-		Impact: results.ImpactProbeError, Evidence: "probe did not finish",
+		Impact: results.ImpactProbeError, Evidence: "probe did not finish: @login: i/o timeout",
 		Error:    "@login: i/o timeout",
 		Attempts: []string{"connection reset by peer", "i/o timeout"},
 		ProbedAt: probedAt, DurationMS: 30000,
@@ -95,18 +95,29 @@ func fixture() *Report {
 		Oldest:   tp(time.Date(1899, 12, 31, 22, 0, 0, 0, time.UTC)), // a bogus INTERNALDATE
 		ProbedAt: probedAt, DurationMS: 80,
 	}
-	accounts := []*classify.Account{ // deliberately not in rank order
-		{ID: "R200", CustomerType: results.TypeResidential, Tier: classify.TierResidential,
-			Mailboxes: []*results.Mailbox{dave}, Impact: results.ImpactMissingOldMail, MissingOld: 1, Rank: 3},
-		{ID: "R400", CustomerType: results.TypeResidential, Tier: classify.TierResidential,
-			Mailboxes: []*results.Mailbox{frank}, Impact: results.ImpactProbeError, ProbeErrors: 1},
-		{ID: "B100", CustomerType: results.TypeBusiness, MultiMailbox: true, Tier: classify.TierBusinessMulti,
-			Mailboxes: []*results.Mailbox{anna, bob, carol}, Impact: results.ImpactLoginFailed, LoginFailed: 1, MissingOld: 1, Rank: 1},
-		{ID: "R500", CustomerType: results.TypeResidential, Tier: classify.TierResidential,
-			Mailboxes: []*results.Mailbox{gina}, Impact: results.ImpactNoOldMail},
-		{ID: "U300", CustomerType: results.TypeUnknown, Tier: classify.TierUnknown,
-			Mailboxes: []*results.Mailbox{eve}, Impact: results.ImpactLoginFailed, LoginFailed: 1, Rank: 2},
+	// Deliberately not in mailbox order: the Builder sorts.
+	return []*results.Mailbox{gina, eve, anna, dave, carol, frank, bob}
+}
+
+// mustBuild packs records into Records; the tests' records are valid, so
+// Add does not fail.
+func mustBuild(recs []*results.Mailbox) *Records {
+	b := NewBuilder()
+	for _, m := range recs {
+		if err := b.Add(m); err != nil {
+			panic(err)
+		}
 	}
+	return b.Records()
+}
+
+// fixture is the report of fixtureRecords: B100 (business, three
+// mailboxes) ranks first, U300 (unknown type, login failed) second, R200
+// (residential, missing old mail) third; R400 (probe error) and R500 (no old
+// mail) are not impacted.
+func fixture() *Report { return reportOf(fixtureRecords()) }
+
+func reportOf(recs []*results.Mailbox) *Report {
 	return &Report{
 		Title: "Mail storage incident 2026-11-29",
 		Scans: []results.Scan{{
@@ -124,8 +135,7 @@ func fixture() *Report {
 		Finished:  probedAt.Add(time.Hour),
 		Complete:  false,
 		NotProbed: 2,
-		Mailboxes: []*results.Mailbox{anna, bob, carol, dave, eve, frank, gina},
-		Accounts:  accounts,
+		Records:   mustBuild(recs),
 		Location:  cet,
 	}
 }
@@ -145,10 +155,28 @@ func writeFixture(t *testing.T, r *Report, opts Options) (string, *excelize.File
 	return path, f
 }
 
+// defaultSheets are the sheets of a workbook without queues.
+var defaultSheets = []string{"Summary", "Priority", "Business", "Residential", "Unknown type", "Multi-mailbox", "Lookup", "Mailboxes", "Probe errors"}
+
+var (
+	priorityHeader = []string{"Rank", "Account", "Customer type", "Tier", "Multi-mailbox", "Mailboxes", "Login failed",
+		"Missing old mail", "Worst impact", "Recommended action", "Contact", "Phone", "Mailboxes affected"}
+	segmentHeader = append([]string{"Rank", "Overall rank"}, priorityHeader[1:]...)
+	multiHeader   = []string{"Rank", "Account", "Customer type", "Mailboxes", "Affected", "Worst impact", "Contact", "Phone", "Mailboxes and impacts"}
+	lookupHeader  = []string{"Mailbox", "Account", "Customer type", "Impact", "Evidence", "Account rank", "Contact", "Phone",
+		"Recommended action", "What to tell the customer"}
+	queueHeader = []string{"Rank", "Account", "Customer type", "Affected", "Worst impact", "Mailboxes affected", "Contact", "Phone",
+		"Recommended action", "Customer script", "Agent", "Outcome", "Called at", "Notes"}
+	mailboxHeader = []string{"Mailbox", "Account", "Customer type", "Multi-mailbox", "Impact", "Evidence",
+		"Login outcome", "Response code", "Server text", "Before cutoff", "After cutoff", "Oldest", "Newest",
+		"Folders", "Folders not countable", "Product", "Created", "Contact", "Phone", "Error", "Probed at", "Duration ms"}
+	probeErrorHeader = []string{"Mailbox", "Account", "Customer type", "Error", "Attempts", "Earlier failures", "Probed at"}
+)
+
 func TestSheetsAndHeaders(t *testing.T) {
 	_, f := writeFixture(t, fixture(), Options{})
-	if got, want := f.GetSheetList(), []string{"Summary", "Priority", "Mailboxes", "Probe errors"}; !slices.Equal(got, want) {
-		t.Fatalf("sheets = %q, want %q", got, want)
+	if got := f.GetSheetList(); !slices.Equal(got, defaultSheets) {
+		t.Fatalf("sheets = %q, want %q", got, defaultSheets)
 	}
 	if got := f.GetActiveSheetIndex(); got != 0 {
 		t.Errorf("active sheet %d, want Summary (0)", got)
@@ -158,12 +186,14 @@ func TestSheetsAndHeaders(t *testing.T) {
 		header []string
 		rows   int // data rows
 	}{
-		{"Priority", []string{"Rank", "Account", "Customer type", "Tier", "Multi-mailbox", "Mailboxes", "Login failed",
-			"Missing old mail", "Worst impact", "Contact", "Phone", "Mailboxes affected"}, 3},
-		{"Mailboxes", []string{"Mailbox", "Account", "Customer type", "Multi-mailbox", "Impact", "Evidence",
-			"Login outcome", "Response code", "Server text", "Before cutoff", "After cutoff", "Oldest", "Newest",
-			"Folders", "Folders not countable", "Product", "Created", "Contact", "Phone", "Error", "Probed at", "Duration ms"}, 7},
-		{"Probe errors", []string{"Mailbox", "Account", "Customer type", "Error", "Attempts", "Earlier failures", "Probed at"}, 1},
+		{"Priority", priorityHeader, 3},
+		{"Business", segmentHeader, 1},
+		{"Residential", segmentHeader, 1},
+		{"Unknown type", segmentHeader, 1},
+		{"Multi-mailbox", multiHeader, 1},
+		{"Lookup", lookupHeader, 7},
+		{"Mailboxes", mailboxHeader, 7},
+		{"Probe errors", probeErrorHeader, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sheet, func(t *testing.T) {
@@ -185,28 +215,76 @@ func TestSheetsAndHeaders(t *testing.T) {
 	}
 }
 
-func TestPriorityOrder(t *testing.T) {
-	_, f := writeFixture(t, fixture(), Options{})
-	rows, err := f.GetRows("Priority")
+// padded returns row with at least n cells: GetRows drops trailing empty
+// cells.
+func padded(row []string, n int) []string {
+	for len(row) < n {
+		row = append(row, "")
+	}
+	return row
+}
+
+// checkRows compares a sheet's data rows with want.
+func checkRows(t *testing.T, f *excelize.File, sheet string, want [][]string) {
+	t.Helper()
+	rows, err := f.GetRows(sheet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]string{
-		{"1", "B100", "business", "business multi-mailbox", "yes", "3", "1", "1", "login_failed",
-			hostileContact + "; Carol Office", "+41 44 000 00 00; +41 44 000 00 01", "anna@acme.example, bob@acme.example"},
-		{"2", "U300", "unknown", "unknown type", "no", "1", "1", "0", "login_failed", "", "", "eve@odd.example"},
-		{"3", "R200", "residential", "residential", "no", "1", "0", "1", "missing_old_mail", "Dave", "@phone", "dave@home.example"},
+	if len(rows)-1 != len(want) {
+		t.Fatalf("%s: %d data rows, want %d", sheet, len(rows)-1, len(want))
 	}
 	for i, w := range want {
-		got := rows[i+1]
-		// GetRows drops trailing empty cells.
-		for len(got) < len(w) {
-			got = append(got, "")
-		}
-		if !slices.Equal(got, w) {
-			t.Errorf("row %d = %q\nwant    %q", i+2, got, w)
+		if got := padded(rows[i+1], len(w)); !slices.Equal(got, w) {
+			t.Errorf("%s row %d =\n  %q\nwant\n  %q", sheet, i+2, got, w)
 		}
 	}
+}
+
+func TestPriorityOrder(t *testing.T) {
+	_, f := writeFixture(t, fixture(), Options{})
+	pb := playbook.Default()
+	lf, mo := pb.For(results.ImpactLoginFailed, results.TypeBusiness), pb.For(results.ImpactMissingOldMail, results.TypeBusiness)
+	b100 := "[login_failed] " + lf.Action + " [missing_old_mail] " + mo.Action
+	priority := [][]string{
+		{"1", "B100", "business", "business multi-mailbox", "yes", "3", "1", "1", "login_failed", b100,
+			hostileContact + "; Carol Office", "+41 44 000 00 00; +41 44 000 00 01", "anna@acme.example, bob@acme.example"},
+		{"2", "U300", "unknown", "unknown type", "no", "1", "1", "0", "login_failed",
+			pb.For(results.ImpactLoginFailed, results.TypeUnknown).Action, "", "", "eve@odd.example"},
+		{"3", "R200", "residential", "residential", "no", "1", "0", "1", "missing_old_mail",
+			pb.For(results.ImpactMissingOldMail, results.TypeResidential).Action, "Dave", "@phone", "dave@home.example"},
+	}
+	checkRows(t, f, "Priority", priority)
+	// Segment sheets: the same rows, ranked within the sheet, with the
+	// overall rank beside.
+	segment := func(row []string, inSheet string) []string {
+		return append([]string{inSheet}, row...)
+	}
+	checkRows(t, f, "Business", [][]string{segment(priority[0], "1")})
+	checkRows(t, f, "Unknown type", [][]string{segment(priority[1], "1")})
+	checkRows(t, f, "Residential", [][]string{segment(priority[2], "1")})
+}
+
+func TestMultiMailboxAndLookup(t *testing.T) {
+	_, f := writeFixture(t, fixture(), Options{})
+	checkRows(t, f, "Multi-mailbox", [][]string{
+		{"1", "B100", "business", "3", "2", "login_failed", hostileContact + "; Carol Office", "+41 44 000 00 00; +41 44 000 00 01",
+			"anna@acme.example: login_failed; bob@acme.example: missing_old_mail; carol@acme.example: ok"},
+	})
+	pb := playbook.Default()
+	look := func(mailbox, account, typ string, impact results.Impact, evidence, rank, contact, phone string) []string {
+		e := pb.For(impact, typ)
+		return []string{mailbox, account, typ, string(impact), evidence, rank, contact, phone, e.Action, e.Script}
+	}
+	checkRows(t, f, "Lookup", [][]string{
+		look("anna@acme.example", "B100", "business", results.ImpactLoginFailed, "AUTHORIZATIONFAILED", "1", hostileContact, "+41 44 000 00 00"),
+		look("bob@acme.example", "B100", "business", results.ImpactMissingOldMail, "inventory: created 2019-03-01, access imap", "1", hostileContact, "+41 44 000 00 00"),
+		look("carol@acme.example", "B100", "business", results.ImpactOK, "messages before cutoff", "1", "Carol Office", "+41 44 000 00 01"),
+		look("dave@home.example", "R200", "residential", results.ImpactMissingOldMail, "inventory: created 2015-01-01", "3", "Dave", "@phone"),
+		look("eve@odd.example", "U300", "unknown", results.ImpactLoginFailed, "login refused: [AUTHORIZATIONFAILED] +Authorization failed", "2", "", ""),
+		look("frank@home.example", "R400", "residential", results.ImpactProbeError, "probe did not finish: @login: i/o timeout", "", "", ""),
+		look("gina@home.example", "R500", "residential", results.ImpactNoOldMail, "access pop3", "", "", ""),
+	})
 }
 
 // cellIs describes what one cell must hold.
@@ -248,7 +326,9 @@ func TestCellValues(t *testing.T) {
 		{"Mailboxes", "O3", "=Parent, @Archive: NO [SERVERBUG] internal error", "", "string"},
 		{"Mailboxes", "S5", "@phone", "", "string"},
 		{"Mailboxes", "T7", "@login: i/o timeout", "", "string"},
-		{"Priority", "J2", hostileContact + "; Carol Office", "", "string"},
+		{"Priority", "K2", hostileContact + "; Carol Office", "", "string"},
+		{"Lookup", "G2", hostileContact, "", "string"},
+		{"Multi-mailbox", "G2", hostileContact + "; Carol Office", "", "string"},
 		{"Priority", "A4", "3", "", "number"},
 		{"Probe errors", "A2", "frank@home.example", "", "string"},
 		{"Probe errors", "D2", "@login: i/o timeout", "", "string"},
@@ -333,8 +413,8 @@ func TestNoFormulaAnywhere(t *testing.T) {
 			t.Errorf("%s holds a formula-result string cell", name)
 		}
 	}
-	if sheets != 4 {
-		t.Errorf("%d worksheet parts, want 4", sheets)
+	if sheets != len(defaultSheets) {
+		t.Errorf("%d worksheet parts, want %d", sheets, len(defaultSheets))
 	}
 	if !strings.Contains(parts["xl/sharedStrings.xml"], "=* OK [CAPABILITY") {
 		t.Error("Summary greeting not stored as a shared string")
@@ -481,7 +561,7 @@ func TestChart(t *testing.T) {
 }
 
 func TestImpactFillsConsistent(t *testing.T) {
-	_, f := writeFixture(t, fixture(), Options{})
+	_, f := writeFixture(t, fixture(), Options{Queues: 1})
 	fillOf := func(sheet, cell string) string {
 		t.Helper()
 		id, err := f.GetCellStyle(sheet, cell)
@@ -509,6 +589,13 @@ func TestImpactFillsConsistent(t *testing.T) {
 		{"Priority", "I2", results.ImpactLoginFailed},
 		{"Priority", "I4", results.ImpactMissingOldMail},
 		{"Probe errors", "D2", results.ImpactProbeError},
+		{"Business", "J2", results.ImpactLoginFailed},
+		{"Residential", "J2", results.ImpactMissingOldMail},
+		{"Multi-mailbox", "F2", results.ImpactLoginFailed},
+		{"Lookup", "D3", results.ImpactMissingOldMail},
+		{"Lookup", "D4", results.ImpactOK},
+		{"Lookup", "D7", results.ImpactProbeError},
+		{"Queue 1", "E2", results.ImpactLoginFailed},
 	}
 	for _, tt := range tests {
 		if got := fillOf(tt.sheet, tt.cell); !strings.EqualFold(got, impactColour(tt.impact)) {
@@ -530,10 +617,20 @@ func TestImpactFillsConsistent(t *testing.T) {
 	}
 }
 
+// recordOf returns the record of mailbox among recs.
+func recordOf(recs []*results.Mailbox, mailbox string) *results.Mailbox {
+	for _, m := range recs {
+		if m.Mailbox == mailbox {
+			return m
+		}
+	}
+	panic("no record " + mailbox)
+}
+
 func TestLayout(t *testing.T) {
-	r := fixture()
-	r.Mailboxes[0].Evidence = strings.Repeat("x", 300) // capped
-	path, f := writeFixture(t, r, Options{})
+	recs := fixtureRecords()
+	recordOf(recs, "anna@acme.example").Evidence = strings.Repeat("x", 300) // capped
+	path, f := writeFixture(t, reportOf(recs), Options{Queues: 2})
 	tests := []struct {
 		sheet, col string
 		want       float64
@@ -542,7 +639,9 @@ func TestLayout(t *testing.T) {
 		{"Mailboxes", "F", defaultMaxWidth},
 		{"Mailboxes", "U", timeWidth + 1},
 		{"Mailboxes", "V", float64(len("Duration ms")) + 2 + 1},
-		{"Priority", "L", float64(len("anna@acme.example, bob@acme.example")) + 1},
+		{"Priority", "M", float64(len("anna@acme.example, bob@acme.example")) + 1},
+		{"Queue 1", "M", timeWidth + 2}, // Called at: capped at a date's width
+		{"Queue 1", "N", 40},            // Notes: room to type
 	}
 	for _, tt := range tests {
 		got, err := f.GetColWidth(tt.sheet, tt.col)
@@ -551,23 +650,75 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	parts := zipParts(t, path)
+	// Sheets are numbered in the order they were made, which is the
+	// workbook's order.
+	part := func(sheet string) string {
+		i := slices.Index(f.GetSheetList(), sheet)
+		return parts["xl/worksheets/sheet"+strconv.Itoa(i+1)+".xml"]
+	}
 	// <col> elements must come in ascending order.
 	colMin := regexp.MustCompile(`<col min="(\d+)"`)
-	for _, part := range []string{"sheet2.xml", "sheet3.xml", "sheet4.xml"} {
+	for _, sheet := range f.GetSheetList()[1:] {
 		var mins []int
-		for _, m := range colMin.FindAllStringSubmatch(parts["xl/worksheets/"+part], -1) {
+		for _, m := range colMin.FindAllStringSubmatch(part(sheet), -1) {
 			n, _ := strconv.Atoi(m[1])
 			mins = append(mins, n)
 		}
 		if len(mins) == 0 || !slices.IsSorted(mins) {
-			t.Errorf("%s: <col> order %v, want ascending", part, mins)
+			t.Errorf("%s: <col> order %v, want ascending", sheet, mins)
 		}
 	}
-	filters := map[string]string{"sheet2.xml": "$A$1:$L$4", "sheet3.xml": "$A$1:$V$8", "sheet4.xml": "$A$1:$G$2"}
-	for part, ref := range filters {
-		if !strings.Contains(parts["xl/worksheets/"+part], `<autoFilter ref="`+ref+`"`) {
-			t.Errorf("%s: no autofilter over %s", part, ref)
+	// The Called at column carries the date format for typed entries.
+	if id, err := f.GetColStyle("Queue 1", "M"); err != nil || id == 0 {
+		t.Errorf("Queue 1 column M style %d (%v), want the date style", id, err)
+	} else if st, _ := f.GetStyle(id); st.CustomNumFmt == nil || *st.CustomNumFmt != "yyyy-mm-dd hh:mm" {
+		t.Errorf("Queue 1 column M number format %+v", st.CustomNumFmt)
+	}
+	filters := map[string]string{"Priority": "$A$1:$M$4", "Mailboxes": "$A$1:$V$8", "Probe errors": "$A$1:$G$2",
+		"Lookup": "$A$1:$J$8", "Queue 1": "$A$1:$N$2", "Queue 2": "$A$1:$N$3", "Business": "$A$1:$N$2"}
+	for sheet, ref := range filters {
+		if !strings.Contains(part(sheet), `<autoFilter ref="`+ref+`"`) {
+			t.Errorf("%s: no autofilter over %s", sheet, ref)
 		}
+	}
+}
+
+// TestPrintSetup: every sheet prints landscape, one page wide, with the
+// incident and server in the page header; table sheets repeat their header
+// row on every page.
+func TestPrintSetup(t *testing.T) {
+	path, f := writeFixture(t, fixture(), Options{Queues: 1})
+	for _, sheet := range f.GetSheetList() {
+		lo, err := f.GetPageLayout(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *lo.Orientation != "landscape" || lo.FitToWidth == nil || *lo.FitToWidth != 1 || lo.FitToHeight == nil || *lo.FitToHeight != 0 {
+			t.Errorf("%s: orientation %s, fit to width %v height %v", sheet, *lo.Orientation, lo.FitToWidth, lo.FitToHeight)
+		}
+		props, err := f.GetSheetProps(sheet)
+		if err != nil || props.FitToPage == nil || !*props.FitToPage {
+			t.Errorf("%s: fit to page not set (%v)", sheet, err)
+		}
+		hf, err := f.GetHeaderFooter(sheet)
+		if err != nil || hf == nil || hf.OddHeader != "&LMail storage incident 2026-11-29&Rimap.example.net:993" {
+			t.Errorf("%s: page header %+v (%v)", sheet, hf, err)
+		}
+	}
+	names := map[string]string{}
+	for _, dn := range f.GetDefinedName() {
+		if dn.Name == "_xlnm.Print_Titles" {
+			names[dn.Scope] = dn.RefersTo
+		}
+	}
+	for _, sheet := range f.GetSheetList()[1:] {
+		if want := "'" + sheet + "'!$1:$1"; names[sheet] != want {
+			t.Errorf("%s: print titles %q, want %q", sheet, names[sheet], want)
+		}
+	}
+	// The stream writer must have carried the page setup into the part.
+	if !strings.Contains(zipParts(t, path)["xl/worksheets/sheet2.xml"], `orientation="landscape"`) {
+		t.Error("Priority part has no landscape page setup")
 	}
 }
 
@@ -742,6 +893,14 @@ func TestInvalidOptions(t *testing.T) {
 			t.Errorf("MaxRows %d: no error", n)
 		}
 	}
+	for _, n := range []int{-1, MaxQueues + 1} {
+		if _, err := NewWorkbook(filepath.Join(dir, "r.xlsx"), Options{Queues: n}); err == nil {
+			t.Errorf("Queues %d: no error", n)
+		}
+		if _, err := WriteCSV(filepath.Join(dir, "csv"), fixture(), Options{Queues: n}); err == nil {
+			t.Errorf("CSV with Queues %d: no error", n)
+		}
+	}
 	assertOnly(t, dir)
 }
 
@@ -749,7 +908,8 @@ func TestOverflowSheets(t *testing.T) {
 	// 3 data rows per sheet: 7 mailboxes take three sheets; 3 ranked accounts
 	// fit Priority exactly.
 	_, f := writeFixture(t, fixture(), Options{MaxRows: 4})
-	want := []string{"Summary", "Priority", "Mailboxes", "Mailboxes (2)", "Mailboxes (3)", "Probe errors"}
+	want := []string{"Summary", "Priority", "Business", "Residential", "Unknown type", "Multi-mailbox",
+		"Lookup", "Lookup (2)", "Lookup (3)", "Mailboxes", "Mailboxes (2)", "Mailboxes (3)", "Probe errors"}
 	if got := f.GetSheetList(); !slices.Equal(got, want) {
 		t.Fatalf("sheets %q, want %q", got, want)
 	}
@@ -787,11 +947,12 @@ func TestOverflowSheets(t *testing.T) {
 }
 
 func TestEmptyReport(t *testing.T) {
-	_, f := writeFixture(t, &Report{Complete: true}, Options{})
-	if got := f.GetSheetList(); len(got) != 4 {
-		t.Fatalf("sheets %q", got)
+	_, f := writeFixture(t, &Report{Complete: true}, Options{Queues: 2})
+	want := slices.Insert(slices.Clone(defaultSheets), 7, "Queue 1", "Queue 2")
+	if got := f.GetSheetList(); !slices.Equal(got, want) {
+		t.Fatalf("sheets %q, want %q", got, want)
 	}
-	for _, s := range []string{"Priority", "Mailboxes", "Probe errors"} {
+	for _, s := range want[1:] {
 		rows, err := f.GetRows(s)
 		if err != nil || len(rows) != 1 {
 			t.Errorf("%s: %d rows (%v), want the header only", s, len(rows), err)
@@ -847,23 +1008,38 @@ func TestHelpers(t *testing.T) {
 			t.Errorf("fillImpact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
-	var many []*results.Mailbox
+	var l listing
 	for i := range 8 {
-		many = append(many, &results.Mailbox{ContactName: "c" + strconv.Itoa(i%7)})
+		l.add("c" + strconv.Itoa(i%7))
 	}
-	if got, want := distinct(many, func(m *results.Mailbox) string { return m.ContactName }), "c0; c1; c2; c3; c4; (+2 more)"; got != want {
-		t.Errorf("distinct = %q, want %q", got, want)
+	l.add("")
+	if got, want := l.String(), "c0; c1; c2; c3; c4; (+2 more)"; got != want {
+		t.Errorf("listing = %q, want %q", got, want)
 	}
 	var long []*results.Mailbox
 	for i := range 2000 {
-		long = append(long, &results.Mailbox{Mailbox: fmt.Sprintf("m%04d@example.com", i), Impact: results.ImpactLoginFailed})
+		long = append(long, &results.Mailbox{Mailbox: fmt.Sprintf("m%04d@example.com", i), AccountID: "A1", Impact: results.ImpactLoginFailed})
 	}
-	long = append(long, &results.Mailbox{Mailbox: "fine@example.com", Impact: results.ImpactOK})
-	got := affected(long)
+	long = append(long, &results.Mailbox{Mailbox: "fine@example.com", AccountID: "A1", Impact: results.ImpactOK})
+	v := newView(&Report{Records: mustBuild(long)}, Options{})
+	var m mrow
+	got := v.affected(&v.rec.accounts[0], &m)
 	// 19 characters per entry with ", ": 1684 fit in 32,000.
 	if !strings.HasPrefix(got, "m0000@example.com, m0001@example.com") || !strings.HasSuffix(got, "m1683@example.com, (+316 more; see Mailboxes)") ||
 		len(got) > 32_767 || strings.Contains(got, "fine@") {
 		t.Errorf("affected(2000 mailboxes) = ...%q (%d chars)", got[max(0, len(got)-60):], len(got))
+	}
+	tests := []struct{ in, want string }{
+		{"=1+2", "'=1+2"}, {"+41 44", "'+41 44"}, {"-5", "'-5"}, {"@x", "'@x"}, {"\tx", "'\tx"}, {"\rx", "'\rx"},
+		{"a=b", "a=b"}, {"", ""}, {" =x", " =x"}, {"'x", "'x"},
+	}
+	for _, tt := range tests {
+		if got := neutralise(tt.in); got != tt.want {
+			t.Errorf("neutralise(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := zoneName(time.FixedZone("", 5*3600+30*60)); got != "UTC+05:30" {
+		t.Errorf("zoneName = %q", got)
 	}
 	if got := day("2019-03-01"); got.kind != dayCell || !got.t.Equal(time.Date(2019, 3, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("day = %+v", got)

@@ -1,7 +1,9 @@
 package export
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,40 +34,41 @@ func newCrosstab() *crosstab {
 }
 
 func (c *crosstab) add(customerType string, impact results.Impact) {
-	row := 2 // unknown
-	for i, t := range customerTypes() {
-		if t == customerType {
-			row = i
-		}
-	}
 	impact = fillImpact(impact)
 	for j, i := range results.Impacts {
 		if i == impact {
-			c[row][j]++
+			c[segmentOf(customerType)][j]++
 		}
 	}
 }
+
+// topBusiness is how many of the largest affected business accounts the
+// Summary lists and charts.
+const topBusiness = 10
 
 // summaryFigures are the Summary's counts, computed in one pass.
 type summaryFigures struct {
 	accounts, mailboxes *crosstab
-	impacted            int // accounts with Rank > 0
-	probeErrors         int // mailboxes with probe_error
+	multi               int     // accounts with two or more mailboxes
+	top                 []int32 // largest affected business accounts, largest first
 }
 
 func figures(v *view) summaryFigures {
-	f := summaryFigures{accounts: newCrosstab(), mailboxes: newCrosstab(),
-		impacted: len(v.ranked), probeErrors: len(v.probeErrors)}
-	for _, a := range v.r.Accounts {
-		if a != nil {
-			f.accounts.add(a.CustomerType, a.Impact)
-		}
+	rec := v.rec
+	f := summaryFigures{accounts: newCrosstab(), mailboxes: newCrosstab(), multi: len(v.multi)}
+	for i := range rec.accounts {
+		a := &rec.accounts[i]
+		f.accounts.add(a.customerType, rec.impact(a))
 	}
-	for _, m := range v.r.Mailboxes {
-		if m != nil {
-			f.mailboxes.add(m.CustomerType, m.Impact)
-		}
+	for _, off := range rec.mail {
+		_, _, typ, imp := rec.s.head(off)
+		f.mailboxes.add(typ, imp)
 	}
+	f.top = slices.Clone(v.bySegment[0])
+	slices.SortStableFunc(f.top, func(x, y int32) int {
+		return cmp.Compare(rec.accounts[y].affected(), rec.accounts[x].affected())
+	})
+	f.top = f.top[:min(len(f.top), topBusiness)]
 	return f
 }
 
@@ -76,11 +79,138 @@ func serverName(r *Report) string {
 	return r.Scans[0].Target.Server
 }
 
+func title(r *Report) string {
+	if r.Title == "" {
+		return "Mail storage incident"
+	}
+	return r.Title
+}
+
 func formatInstant(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return "not recorded"
 	}
 	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
+
+// zoneName names loc for people: its name, or its UTC offset when it has
+// none (a zone decoded from an RFC 3339 offset).
+func zoneName(loc *time.Location) string {
+	if n := loc.String(); n != "" {
+		return n
+	}
+	_, off := time.Date(2000, 1, 1, 0, 0, 0, 0, loc).Zone()
+	return "UTC" + time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("", off)).Format("-07:00")
+}
+
+// tone is how a Summary line is emphasised.
+type tone uint8
+
+const (
+	plain tone = iota
+	strong
+	warning
+)
+
+// summaryLine is one label and value of the Summary; link, when set, is
+// the location ("'Sheet'!A1") the value links to.
+type summaryLine struct {
+	label string
+	val   value
+	tone  tone
+	link  string
+}
+
+// sheetLink is the hyperlink location of a sheet's first cell.
+func sheetLink(sheet string) string { return "'" + sheet + "'!A1" }
+
+func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
+	r := v.r
+	var target results.Target
+	if len(r.Scans) > 0 {
+		target = r.Scans[0].Target
+	}
+	verified := "no"
+	if target.Verified {
+		verified = "yes"
+	}
+	num := func(n int) value { return number(int64(n)) }
+	lines := []summaryLine{
+		{label: "Incident", val: text(title(r))},
+		{label: "Server", val: text(target.Server)},
+		{label: "Host", val: text(target.Host)},
+		{label: "Resolved addresses", val: text(strings.Join(target.Addresses, ", "))},
+		{label: "Connected to", val: text(target.Connected)},
+		{label: "TLS mode", val: text(target.TLS)},
+	}
+	if !v.opts.Redact {
+		lines = append(lines, summaryLine{label: "Greeting", val: text(target.Greeting)})
+	}
+	lines = append(lines,
+		summaryLine{label: "Certificate subject", val: text(target.CertSubject)},
+		summaryLine{label: "Certificate issuer", val: text(target.CertIssuer)},
+		summaryLine{label: "Certificate SHA-256", val: text(target.CertSHA256)},
+		summaryLine{label: "Certificate valid until", val: text(target.CertNotAfter)},
+		summaryLine{label: "Certificate verified", val: text(verified)},
+		summaryLine{label: "Capabilities", val: text(strings.Join(target.Capabilities, " "))},
+		summaryLine{label: "Cutoff", val: instantOrNot(r.Cutoff)},
+		summaryLine{label: "Scan started", val: instantOrNot(r.Started)},
+		summaryLine{label: "Scan finished", val: instantOrNot(r.Finished)},
+		summaryLine{label: "Times shown in", val: text(zoneName(v.loc))},
+		summaryLine{label: "Scan runs", val: num(len(r.Scans))},
+	)
+	if other := otherTargets(r.Scans); other != "" {
+		lines = append(lines, summaryLine{label: "WARNING", val: text("runs touched different servers: " + other), tone: warning})
+	}
+	if r.Complete {
+		lines = append(lines, summaryLine{label: "Status", val: text("complete"), tone: strong})
+	} else {
+		lines = append(lines, summaryLine{label: "Status", val: text(fmt.Sprintf("INCOMPLETE: %d mailboxes not yet probed", r.NotProbed)), tone: warning})
+	}
+	if v.opts.Redact {
+		lines = append(lines, summaryLine{label: "Redacted", val: text("no customer contacts, no server text: safe to share more widely"), tone: strong})
+	}
+	if len(r.Scans) > 0 {
+		lines = append(lines, summaryLine{label: "Mailboxes in inventory", val: num(r.Scans[len(r.Scans)-1].Mailboxes)})
+	}
+	return append(lines,
+		summaryLine{label: "Mailboxes probed", val: num(v.rec.Mailboxes()), link: sheetLink(mailboxesSheet)},
+		summaryLine{label: "Accounts", val: num(v.rec.Accounts())},
+		summaryLine{label: "Impacted accounts", val: num(v.rec.impacted), link: sheetLink(prioritySheet)},
+		summaryLine{label: "Multi-mailbox accounts", val: num(fig.multi), link: sheetLink(multiSheet)},
+		summaryLine{label: "Probe errors (rescan)", val: num(len(v.rec.probeErrors)), link: sheetLink(probeErrorsSheet)},
+	)
+}
+
+// instantOrNot is a date cell, or "not recorded" for the zero time.
+func instantOrNot(t time.Time) value {
+	if t.IsZero() {
+		return text("not recorded")
+	}
+	return instant(t)
+}
+
+// The two crosstabs and where their figures link: an account count to the
+// sheet of its customer type's impacted accounts, a mailbox count to every
+// mailbox (or to the probe errors).
+const (
+	accountsTitle  = "Accounts by customer type and worst impact"
+	mailboxesTitle = "Mailboxes by customer type and impact"
+	queuesTitle    = "Call queues"
+	topTitle       = "Largest affected business accounts"
+)
+
+func crosstabLink(title string, row int, impact results.Impact) string {
+	if title == accountsTitle {
+		if row < len(customerTypes()) {
+			return sheetLink(segments()[row].sheet)
+		}
+		return sheetLink(prioritySheet)
+	}
+	if impact == results.ImpactProbeError {
+		return sheetLink(probeErrorsSheet)
+	}
+	return sheetLink(mailboxesSheet)
 }
 
 // sheetWriter writes cells of a normal-mode sheet, remembering the first
@@ -108,11 +238,14 @@ func (w *sheetWriter) set(col, row int, v any, style int) {
 		err = w.f.SetCellStr(w.sheet, cell, v)
 	case int:
 		err = w.f.SetCellInt(w.sheet, cell, int64(v))
-	case time.Time:
-		if v.IsZero() {
-			err = w.f.SetCellStr(w.sheet, cell, "not recorded")
-		} else {
-			err = w.f.SetCellValue(w.sheet, cell, v.In(w.loc))
+	case value:
+		switch v.kind {
+		case textCell:
+			err = w.f.SetCellStr(w.sheet, cell, v.s)
+		case numberCell:
+			err = w.f.SetCellInt(w.sheet, cell, v.n)
+		case timeCell, dayCell:
+			err = w.f.SetCellValue(w.sheet, cell, cellValue(&v, w.loc))
 		}
 	default:
 		err = fmt.Errorf("summary: unexpected %T", v)
@@ -125,105 +258,88 @@ func (w *sheetWriter) set(col, row int, v any, style int) {
 	}
 }
 
-// Summary layout: labels in A, values in B; the tables use A..G; the chart
-// sits to the right of the tables.
+// link makes cell (col, row) a link to location in this workbook.
+func (w *sheetWriter) link(col, row int, location string) {
+	if w.err != nil || location == "" {
+		return
+	}
+	cell, _ := excelize.CoordinatesToCellName(col, row)
+	tip := "Go to " + strings.TrimSuffix(location, "!A1")
+	if err := w.f.SetCellHyperLink(w.sheet, cell, location, "Location", excelize.HyperlinkOpts{Tooltip: &tip}); err != nil {
+		w.err = fmt.Errorf("cell %s: link: %w", cell, err)
+	}
+}
+
+// Summary layout: labels in A, values in B; the tables use A..G; the charts
+// sit to the right of the tables.
 const (
 	summaryTableCols = 2 + 5 // type, five impacts, total
 	chartCol         = "I"
+	chartRows        = 26 // rows a 400-pixel chart covers (LibreOffice rows are 17 px), with a gap
 )
 
 func writeSummary(f *excelize.File, st *styles, v *view) error {
 	if err := f.SetSheetName("Sheet1", summarySheet); err != nil {
 		return err
 	}
-	r := v.r
 	w := &sheetWriter{f: f, sheet: summarySheet, loc: v.loc}
 	fig := figures(v)
 
-	title := r.Title
-	if title == "" {
-		title = "Mail storage incident"
-	}
-	w.set(1, 1, title+": impact report for "+serverName(r), st.title)
-
-	var target results.Target
-	if len(r.Scans) > 0 {
-		target = r.Scans[0].Target
-	}
-	verified := "no"
-	if target.Verified {
-		verified = "yes"
-	}
-	type line struct {
-		label string
-		value any
-		style int
-	}
-	lines := []line{
-		{"Incident", title, 0},
-		{"Server", target.Server, 0},
-		{"Host", target.Host, 0},
-		{"Resolved addresses", strings.Join(target.Addresses, ", "), 0},
-		{"Connected to", target.Connected, 0},
-		{"TLS mode", target.TLS, 0},
-		{"Greeting", target.Greeting, 0},
-		{"Certificate subject", target.CertSubject, 0},
-		{"Certificate issuer", target.CertIssuer, 0},
-		{"Certificate SHA-256", target.CertSHA256, 0},
-		{"Certificate valid until", target.CertNotAfter, 0},
-		{"Certificate verified", verified, 0},
-		{"Capabilities", strings.Join(target.Capabilities, " "), 0},
-		{"Cutoff", r.Cutoff, st.time},
-		{"Scan started", r.Started, st.time},
-		{"Scan finished", r.Finished, st.time},
-		{"Times shown in", v.loc.String(), 0},
-		{"Scan runs", len(r.Scans), st.number},
-	}
-	if other := otherTargets(r.Scans); other != "" {
-		lines = append(lines, line{"WARNING", "runs touched different servers: " + other, st.warn})
-	}
-	if r.Complete {
-		lines = append(lines, line{"Status", "complete", st.bold})
-	} else {
-		lines = append(lines, line{"Status", fmt.Sprintf("INCOMPLETE: %d mailboxes not yet probed", r.NotProbed), st.warn})
-	}
-	if len(r.Scans) > 0 {
-		lines = append(lines, line{"Mailboxes in inventory", r.Scans[len(r.Scans)-1].Mailboxes, st.number})
-	}
-	lines = append(lines,
-		line{"Mailboxes probed", len(r.Mailboxes), st.number},
-		line{"Accounts", len(r.Accounts), st.number},
-		line{"Impacted accounts", fig.impacted, st.number},
-		line{"Probe errors (rescan)", fig.probeErrors, st.number},
-	)
+	w.set(1, 1, title(v.r)+": impact report for "+serverName(v.r), st.title)
 	row := 3
-	for _, l := range lines {
+	for _, l := range v.summaryLines(&fig) {
 		w.set(1, row, l.label, st.label)
-		w.set(2, row, l.value, l.style)
+		style := st.cellStyle(&l.val)
+		switch {
+		case l.tone == strong:
+			style = st.bold
+		case l.tone == warning:
+			style = st.warn
+		case l.link != "" && l.val.kind == numberCell:
+			style = st.linkNumber
+		}
+		w.set(2, row, l.val, style)
+		w.link(2, row, l.link)
 		row++
 	}
 
 	row++
 	accountsAt := row
-	row = writeCrosstab(w, st, row, "Accounts by customer type and worst impact", fig.accounts)
+	row = writeCrosstab(w, st, row, accountsTitle, fig.accounts)
 	row++
 	mailboxesAt := row
-	writeCrosstab(w, st, row, "Mailboxes by customer type and impact", fig.mailboxes)
+	row = writeCrosstab(w, st, row, mailboxesTitle, fig.mailboxes)
+	if len(v.queues) > 0 {
+		row++
+		row = writeQueues(w, st, v, row)
+	}
+	row++
+	topAt := row
+	writeTop(w, st, v, &fig, row)
 	if w.err != nil {
 		return w.err
 	}
-	if err := f.SetColWidth(summarySheet, "A", "A", 26); err != nil {
+	if err := f.SetColWidth(summarySheet, "A", "A", 28); err != nil {
 		return err
 	}
 	if err := f.SetColWidth(summarySheet, "B", "G", 16); err != nil {
 		return err
 	}
-	return addChart(f, accountsAt, mailboxesAt)
+	if err := addImpactChart(f, accountsAt, mailboxesAt); err != nil {
+		return err
+	}
+	if len(fig.top) > 0 {
+		if err := addTopChart(f, max(topAt, accountsAt+chartRows), topAt, len(fig.top)); err != nil {
+			return err
+		}
+	}
+	return setupPrint(f, v, summarySheet, false)
 }
 
 // writeCrosstab writes a titled table at row: a header row, one row per
-// customer type and a total row; the last column is the row total. It
-// returns the row after the table.
+// customer type and a total row; the last column is the row total. Every
+// count links to the sheet that lists what it counts. It returns the row
+// after the table.
 func writeCrosstab(w *sheetWriter, st *styles, row int, title string, c *crosstab) int {
 	w.set(1, row, title, st.bold)
 	row++
@@ -234,31 +350,93 @@ func writeCrosstab(w *sheetWriter, st *styles, row int, title string, c *crossta
 	w.set(summaryTableCols, row, "Total", st.headerNum)
 	row++
 	colTotals := make([]int, len(results.Impacts))
+	cell := func(col, row, n, typeRow int, impact results.Impact) {
+		w.set(col, row, n, st.linkNumber)
+		w.link(col, row, crosstabLink(title, typeRow, impact))
+	}
 	for t, name := range customerTypes() {
 		w.set(1, row, name, 0)
 		total := 0
-		for j := range results.Impacts {
-			w.set(2+j, row, c[t][j], st.number)
+		for j, i := range results.Impacts {
+			cell(2+j, row, c[t][j], t, i)
 			total += c[t][j]
 			colTotals[j] += c[t][j]
 		}
-		w.set(summaryTableCols, row, total, st.number)
+		cell(summaryTableCols, row, total, t, "")
 		row++
 	}
 	w.set(1, row, "Total", st.bold)
 	grand := 0
 	for j, n := range colTotals {
-		w.set(2+j, row, n, st.number)
+		cell(2+j, row, n, len(customerTypes()), results.Impacts[j])
 		grand += n
 	}
-	w.set(summaryTableCols, row, grand, st.number)
+	cell(summaryTableCols, row, grand, len(customerTypes()), "")
 	return row + 1
 }
 
-// addChart draws a clustered bar chart of mailboxes by customer type
+// writeQueues lists the call queues: accounts and affected mailboxes in
+// each, each queue linking to its sheet.
+func writeQueues(w *sheetWriter, st *styles, v *view, row int) int {
+	w.set(1, row, queuesTitle, st.bold)
+	row++
+	for c, h := range []string{"Queue", "Accounts", "Business accounts", "Affected mailboxes"} {
+		style := st.headerNum
+		if c == 0 {
+			style = st.header
+		}
+		w.set(1+c, row, h, style)
+	}
+	row++
+	for q, accounts := range v.queues {
+		business := 0
+		for _, a := range accounts {
+			if v.rec.accounts[a].customerType == results.TypeBusiness {
+				business++
+			}
+		}
+		w.set(1, row, queueSheet(q), st.link)
+		w.link(1, row, sheetLink(queueSheet(q)))
+		w.set(2, row, len(accounts), st.number)
+		w.set(3, row, business, st.number)
+		w.set(4, row, v.queueLoad[q], st.number)
+		row++
+	}
+	return row
+}
+
+// writeTop lists the largest affected business accounts; each account
+// links to its row on the Business sheet.
+func writeTop(w *sheetWriter, st *styles, v *view, fig *summaryFigures, row int) {
+	w.set(1, row, topTitle, st.bold)
+	row++
+	w.set(1, row, "Account", st.header)
+	w.set(2, row, string(results.ImpactLoginFailed), st.impactHeader[results.ImpactLoginFailed])
+	w.set(3, row, string(results.ImpactMissingOldMail), st.impactHeader[results.ImpactMissingOldMail])
+	w.set(4, row, "Affected", st.headerNum)
+	w.set(5, row, "Rank", st.headerNum)
+	row++
+	if len(fig.top) == 0 {
+		w.set(1, row, "none", 0)
+		return
+	}
+	business := segments()[0].sheet
+	for _, i := range fig.top {
+		a := &v.rec.accounts[i]
+		w.set(1, row, v.rec.id(a), st.link)
+		w.link(1, row, locate(business, int(v.inSegment[a.rank-1]-1), v.opts.MaxRows))
+		w.set(2, row, int(a.loginFailed), st.number)
+		w.set(3, row, int(a.missingOld), st.number)
+		w.set(4, row, a.affected(), st.number)
+		w.set(5, row, int(a.rank), st.number)
+		row++
+	}
+}
+
+// addImpactChart draws a clustered bar chart of mailboxes by customer type
 // (categories) and impact (one series each, in the impact's colour), fed
 // from the mailbox table whose title is at row mailboxesAt.
-func addChart(f *excelize.File, accountsAt, mailboxesAt int) error {
+func addImpactChart(f *excelize.File, accountsAt, mailboxesAt int) error {
 	header := mailboxesAt + 1
 	first, last := header+1, header+len(customerTypes())
 	var series []excelize.ChartSeries
@@ -277,14 +455,47 @@ func addChart(f *excelize.File, accountsAt, mailboxesAt int) error {
 		// One colour per impact series, not per customer type.
 		VaryColors: &noVary,
 		Series:     series,
-		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Mailboxes by customer type and impact"}}},
+		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: mailboxesTitle}}},
 		Legend:     excelize.ChartLegend{Position: "bottom"},
 		Dimension:  excelize.ChartDimension{Width: 640, Height: 400},
 		XAxis:      excelize.ChartAxis{ReverseOrder: true}, // business on top
 		Format:     excelize.GraphicOptions{OffsetX: 10},
 	}
 	if err := f.AddChart(summarySheet, chartCol+strconv.Itoa(accountsAt), chart); err != nil {
-		return fmt.Errorf("chart: %w", err)
+		return fmt.Errorf("impact chart: %w", err)
+	}
+	return nil
+}
+
+// addTopChart draws the largest affected business accounts as stacked
+// bars (login_failed, missing_old_mail in their colours), largest on top,
+// fed from the table whose title is at row topAt, n accounts long.
+func addTopChart(f *excelize.File, at, topAt, n int) error {
+	header := topAt + 1
+	first, last := header+1, header+n
+	var series []excelize.ChartSeries
+	for j, i := range []results.Impact{results.ImpactLoginFailed, results.ImpactMissingOldMail} {
+		col, _ := excelize.ColumnNumberToName(2 + j)
+		series = append(series, excelize.ChartSeries{
+			Name:       fmt.Sprintf("%s!$%s$%d", summarySheet, col, header),
+			Categories: fmt.Sprintf("%s!$A$%d:$A$%d", summarySheet, first, last),
+			Values:     fmt.Sprintf("%s!$%s$%d:$%s$%d", summarySheet, col, first, col, last),
+			Fill:       excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{impactColour(i)}},
+		})
+	}
+	noVary := false
+	chart := &excelize.Chart{
+		Type:       excelize.BarStacked,
+		VaryColors: &noVary,
+		Series:     series,
+		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: topTitle + " (affected mailboxes)"}}},
+		Legend:     excelize.ChartLegend{Position: "bottom"},
+		Dimension:  excelize.ChartDimension{Width: 640, Height: 400},
+		XAxis:      excelize.ChartAxis{ReverseOrder: true}, // largest on top
+		Format:     excelize.GraphicOptions{OffsetX: 10},
+	}
+	if err := f.AddChart(summarySheet, chartCol+strconv.Itoa(at), chart); err != nil {
+		return fmt.Errorf("business accounts chart: %w", err)
 	}
 	return nil
 }

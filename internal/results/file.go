@@ -1,7 +1,6 @@
 package results
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -121,87 +120,33 @@ type Set struct {
 	Warnings []string
 }
 
-// Load reads results files in order; a later record for the same mailbox
-// replaces an earlier one. A torn last line is skipped with a warning; any
-// other malformed line is an error naming file:line.
+// Load reads results files in order into memory; a later record for the
+// same mailbox replaces an earlier one. A torn last line is skipped with a
+// warning; any other malformed line is an error naming file:line. For large
+// files prefer Stream.
 func Load(paths ...string) (*Set, error) {
 	s := &Set{Mailboxes: map[string]*Mailbox{}}
-	for _, p := range paths {
-		if err := s.load(p); err != nil {
-			return nil, err
-		}
+	err := Stream(paths,
+		func(sc *Scan) error { s.Scans = append(s.Scans, *sc); return nil },
+		func(m *Mailbox) error { c := *m; s.Mailboxes[m.Mailbox] = &c; return nil },
+		func(e *End) { s.Ends = append(s.Ends, *e) },
+		func(w string) { s.Warnings = append(s.Warnings, w) })
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Set) load(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("read results: %w", err)
-	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if len(b) == 0 && errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read results %s:%d: %w", path, line, err)
-		}
-		last := errors.Is(err, io.EOF) // no newline: possibly torn
-		if perr := s.parse(b); perr != nil {
-			if last {
-				s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%d: ignored a torn last line (%d bytes, no newline): the scan that wrote it was cut off; its mailbox will be probed again", path, line, len(b)))
-				return nil
-			}
-			return fmt.Errorf("results %s:%d: %w", path, line, perr)
-		}
-		if last {
-			return nil
-		}
-	}
-}
-
-func (s *Set) parse(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil
-	}
-	var head struct {
-		Kind string `json:"kind"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return fmt.Errorf("not a JSON record: %w", err)
-	}
-	switch head.Kind {
-	case KindScan:
-		var r Scan
-		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("scan record: %w", err)
-		}
-		s.Scans = append(s.Scans, r)
-	case KindEnd:
-		var r End
-		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("end record: %w", err)
-		}
-		s.Ends = append(s.Ends, r)
-	case KindMailbox:
-		r := new(Mailbox)
-		if err := json.Unmarshal(b, r); err != nil {
-			return fmt.Errorf("mailbox record: %w", err)
-		}
-		if r.Mailbox == "" {
-			return errors.New("mailbox record without a mailbox")
-		}
-		s.Mailboxes[r.Mailbox] = r
-	default:
-		return fmt.Errorf("unknown record kind %q", head.Kind)
-	}
-	return nil
-}
-
 // Final reports whether a record needs no rescan: every verdict but
-// probe_error is final.
-func (m *Mailbox) Final() bool { return m.Impact != ImpactProbeError && m.Impact != "" }
+// probe_error is, except an ok whose probe ended in an error (old mail was
+// found, but the counts are incomplete).
+func (m *Mailbox) Final() bool {
+	switch m.Impact {
+	case ImpactProbeError, "":
+		return false
+	case ImpactLoginFailed:
+		return true
+	default:
+		return m.Error == ""
+	}
+}

@@ -56,6 +56,8 @@ type Timeouts struct {
 	// being misread as timeouts.
 	Login   time.Duration
 	Command time.Duration // every other command; default 30 s
+	// Probe bounds one whole probe of a mailbox; default 5 min.
+	Probe time.Duration
 }
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -70,6 +72,9 @@ func (t Timeouts) withDefaults() Timeouts {
 	}
 	if t.Command <= 0 {
 		t.Command = 30 * time.Second
+	}
+	if t.Probe <= 0 {
+		t.Probe = 5 * time.Minute
 	}
 	return t
 }

@@ -127,7 +127,7 @@ func dial(ctx context.Context, cfg *Config, trace *tracer, label string) (*sessi
 	s.client = imapclient.New(rw, nil)
 	if err := s.step(ctx, to.Greeting, "greeting", func() error { return s.client.WaitGreeting() }); err != nil {
 		s.close()
-		return nil, err
+		return nil, wrapCommandErr("greeting", err)
 	}
 	return s, nil
 }

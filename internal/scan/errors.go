@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -148,12 +149,10 @@ func IsTransient(err error) bool {
 	if errors.As(err, &ie) {
 		return transientCodes[ie.Code] || transientText.MatchString(ie.Text)
 	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return true
+	if errors.Is(err, context.Canceled) {
+		return false
 	}
-	var nerr net.Error
-	return errors.As(err, &nerr)
+	return isConnErr(err)
 }
 
 var backoffHint = regexp.MustCompile(`(?i)(?:retry|try again)\D{0,20}(\d{1,4})\s*(s|sec|second|seconds|m|min|minute|minutes)\b`)

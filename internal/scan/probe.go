@@ -84,6 +84,10 @@ func (p *Prober) Probe(ctx context.Context, e inventory.Entry) (rec results.Mail
 		}
 	}()
 
+	// One deadline for the whole probe too: a server that drips answers
+	// just inside each step's timeout must not hold a mailbox for long.
+	ctx, cancel := context.WithTimeout(ctx, p.to.Probe)
+	defer cancel()
 	s, err := dial(ctx, &p.cfg, p.trace, e.Mailbox)
 	if err != nil {
 		return rec, err
@@ -107,14 +111,8 @@ func (p *Prober) Probe(ctx context.Context, e inventory.Entry) (rec results.Mail
 }
 
 func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *results.Login) error {
-	var caps imap.CapSet
-	if err := s.step(ctx, p.to.Greeting, "CAPABILITY", func() error {
-		caps = s.client.Caps()
-		if caps == nil {
-			return errors.New("no capability list")
-		}
-		return nil
-	}); err != nil {
+	caps, err := p.capabilities(ctx, s)
+	if err != nil {
 		return err
 	}
 	var run func() error
@@ -142,7 +140,7 @@ func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *
 		run = func() error { return s.client.Login(e.Mailbox, e.Password).Wait() }
 	}
 	t0 := time.Now()
-	err := s.step(ctx, p.to.Login, "login", run)
+	err = s.step(ctx, p.to.Login, "login", run)
 	out.DurationMS = time.Since(t0).Milliseconds()
 	if err == nil {
 		out.Outcome = "ok"
@@ -151,7 +149,7 @@ func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *
 	var ie *imap.Error
 	if !errors.As(err, &ie) {
 		out.Outcome = "error"
-		return err
+		return wrapCommandErr("login", err)
 	}
 	out.Code = string(ie.Code)
 	out.Text = ie.Text
@@ -187,11 +185,8 @@ func hasAttr(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {
 // failures are recorded in the folder and also returned, so the mailbox's
 // verdict can say the counts are incomplete.
 func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, error) {
-	var caps imap.CapSet
-	if err := s.step(ctx, p.to.Command, "CAPABILITY", func() error {
-		caps = s.client.Caps()
-		return nil
-	}); err != nil {
+	caps, err := p.capabilities(ctx, s)
+	if err != nil {
 		return nil, err
 	}
 	listStatus := caps.Has(imap.CapListStatus)
@@ -202,13 +197,13 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 		opts = &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true}}
 	}
 	var list []*imap.ListData
-	err := s.step(ctx, p.to.Command, "LIST", func() error {
+	err = s.step(ctx, p.to.Command, "LIST", func() error {
 		var err error
 		list, err = s.client.List("", "*", opts).Collect()
 		return err
 	})
 	if err != nil {
-		return nil, wrapCommandErr("list folders", err)
+		return nil, wrapCommandErr("LIST", err)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Mailbox < list[j].Mailbox })
 
@@ -283,7 +278,7 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 		return err
 	})
 	if err != nil {
-		return wrapCommandErr("examine", err)
+		return wrapCommandErr("EXAMINE", err)
 	}
 	n := int64(sel.NumMessages)
 	f.Messages = &n
@@ -316,7 +311,7 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 			return err
 		})
 		if err != nil {
-			return 0, wrapCommandErr("search "+what, err)
+			return 0, wrapCommandErr("SEARCH "+what, err)
 		}
 		if esearch {
 			return int64(data.Count), nil
@@ -339,7 +334,7 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 		return err
 	})
 	if err != nil {
-		return wrapCommandErr("search near cutoff", err)
+		return wrapCommandErr("SEARCH near cutoff", err)
 	}
 	var before, after int64 = early, late
 	var oldest, newest time.Time
@@ -362,7 +357,7 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 			return err
 		})
 		if err != nil {
-			return wrapCommandErr("fetch INTERNALDATE near cutoff", err)
+			return wrapCommandErr("FETCH INTERNALDATE", err)
 		}
 		for _, m := range msgs {
 			if m.date.Before(p.cfg.Cutoff) {
@@ -383,7 +378,7 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 		return err
 	})
 	if err != nil {
-		return wrapCommandErr("fetch INTERNALDATE of first and last message", err)
+		return wrapCommandErr("FETCH INTERNALDATE", err)
 	}
 	for _, m := range ends {
 		note(m.date)
@@ -414,13 +409,38 @@ func fetchDates(s *session, set imap.NumSet) ([]fetched, error) {
 	return out, nil
 }
 
+// capabilities returns the server's capabilities, asking for them when the
+// client has none cached (go-imap's Caps hides why it has none).
+func (p *Prober) capabilities(ctx context.Context, s *session) (imap.CapSet, error) {
+	var caps imap.CapSet
+	err := s.step(ctx, p.to.Command, "CAPABILITY", func() error {
+		var err error
+		if caps = s.client.Caps(); caps == nil {
+			caps, err = s.client.Capability().Wait()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, wrapCommandErr("CAPABILITY", err)
+	}
+	return caps, nil
+}
+
+// wrapCommandErr types an error from a step: the server's NO/BAD, a
+// timeout, the connection failing, the run being cancelled, or (anything
+// else) a response the client could not parse.
 func wrapCommandErr(step string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
 	var ie *imap.Error
 	if errors.As(err, &ie) {
 		return &CommandError{Step: step, Err: ie}
 	}
 	var te *TimeoutError
-	if errors.As(err, &te) {
+	var ne *NetError
+	var pe *ProtocolError
+	if errors.As(err, &te) || errors.As(err, &ne) || errors.As(err, &pe) {
 		return err
 	}
 	if isConnErr(err) {

@@ -188,6 +188,11 @@ func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc 
 
 	var stop error
 	for o := range outs {
+		if errors.Is(o.Err, context.Canceled) {
+			// Cut short by the run's own end (abort, or a stop below): the
+			// mailbox stays unprobed, and a rerun probes it.
+			continue
+		}
 		if err := emit(o); err != nil && stop == nil {
 			stop = &StopError{Reason: "cannot record results", Err: err}
 			cancel(stop)

@@ -111,7 +111,7 @@ func TestScriptedServers(t *testing.T) {
 				"LOGOUT":     {"* BYE"},
 			},
 			check: func(err error) bool { var pe *ProtocolError; return errors.As(err, &pe) && !IsTransient(err) },
-			want:  "list folders",
+			want:  "LIST",
 		},
 		{
 			name:     "BYE greeting is transient",
