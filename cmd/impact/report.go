@@ -239,7 +239,17 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 			}
 		}
 	} else {
-		notProbed = max(0, b.scans[len(b.scans)-1].Mailboxes-recs.Mailboxes())
+		// Each shard's latest header counts its own share of the
+		// inventory; merged shards add up to the whole.
+		latest := map[string]int{}
+		for _, sc := range b.scans {
+			latest[sc.Shard] = sc.Mailboxes
+		}
+		total := 0
+		for _, n := range latest {
+			total += n
+		}
+		notProbed = max(0, total-recs.Mailboxes())
 	}
 	r := &reportResult{counts: map[results.Impact]int{}}
 	for _, i := range results.Impacts {
@@ -261,6 +271,7 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 		NotProbed: notProbed,
 		Records:   recs,
 		Location:  b.cutoff.Location(),
+		Ends:      ends,
 	}
 	if n := len(ends); n > 0 {
 		r.Finished = ends[n-1].FinishedAt

@@ -49,6 +49,9 @@ type Report struct {
 	Records *Records
 	// Location is the time zone of the workbook's date cells; nil means UTC.
 	Location *time.Location
+	// Ends are the trailers of the runs, oldest first: how each run ended
+	// and how it treated the server (connections, pauses, penalty, advice).
+	Ends []results.End
 }
 
 // Options tune a Workbook and WriteCSV. The zero value is ready to use.

@@ -173,6 +173,7 @@ func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
 	if len(r.Scans) > 0 {
 		lines = append(lines, summaryLine{label: "Mailboxes in inventory", val: num(r.Scans[len(r.Scans)-1].Mailboxes)})
 	}
+	lines = append(lines, loadLines(r.Ends)...)
 	return append(lines,
 		summaryLine{label: "Mailboxes probed", val: num(v.rec.Mailboxes()), link: sheetLink(mailboxesSheet)},
 		summaryLine{label: "Accounts", val: num(v.rec.Accounts())},
@@ -180,6 +181,47 @@ func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
 		summaryLine{label: "Multi-mailbox accounts", val: num(fig.multi), link: sheetLink(multiSheet)},
 		summaryLine{label: "Probe errors (rescan)", val: num(len(v.rec.probeErrors)), link: sheetLink(probeErrorsSheet)},
 	)
+}
+
+// loadLines say how the runs treated the server: most connections open,
+// breaker pauses, why a run stopped, and the authentication penalty with
+// what removes it.
+func loadLines(ends []results.End) []summaryLine {
+	if len(ends) == 0 {
+		return nil
+	}
+	peak, pauses, held := 0, 0, 0
+	wait := 0.0
+	var advice, stops []string
+	for _, e := range ends {
+		peak = max(peak, e.PeakConnections)
+		pauses += e.Pauses
+		held += e.PenaltyHeld
+		wait += e.PenaltyWaitS
+		for _, a := range e.Advice {
+			if !slices.Contains(advice, a) {
+				advice = append(advice, a)
+			}
+		}
+		if e.Reason != "" {
+			stops = append(stops, e.Reason)
+		}
+	}
+	lines := []summaryLine{
+		{label: "Most connections at once", val: number(int64(peak))},
+		{label: "Breaker pauses", val: number(int64(pauses))},
+	}
+	for _, s := range stops {
+		lines = append(lines, summaryLine{label: "Run stopped early", val: text(s), tone: warning})
+	}
+	if held > 0 {
+		lines = append(lines, summaryLine{label: "Authentication penalty", tone: warning,
+			val: text(fmt.Sprintf("%d logins held %.0f s in all after failed logins (Dovecot anvil)", held, wait))})
+	}
+	for _, a := range advice {
+		lines = append(lines, summaryLine{label: "Advice", val: text(a), tone: warning})
+	}
+	return lines
 }
 
 // instantOrNot is a date cell, or "not recorded" for the zero time.
