@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/impact-ops/impact/internal/demo"
 	"github.com/impact-ops/impact/internal/results"
@@ -16,33 +13,15 @@ import (
 // keeps the first refusal in the record's attempts.
 func TestConfirmFailures(t *testing.T) {
 	dir := t.TempDir()
-	cutoff := lastSunday8(time.Now())
-	inc := demo.NewIncident(40, cutoff, 3)
-	srv, err := demo.Start(context.Background(), inc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	inv := filepath.Join(dir, "accounts.csv")
-	if err := inc.WriteInventory(inv); err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(k string) string {
-		if k == "IMPACT_MASTER_PASSWORD" {
-			return inc.MasterPassword
-		}
-		return ""
-	}}
+	d := startDemo(t, dir, 40, 3, false)
 	res := filepath.Join(dir, "scan.jsonl")
-	code := runMain(context.Background(), e, []string{"scan", "--inventory", inv, "--server", srv.Addr, "--tls", "none",
-		"--cutoff", inc.Cutoff.Format(time.RFC3339), "--master-user", inc.MasterUser, "--results", res, "--rate", "500", "--confirm-failures"})
+	code, stderr := runImpact(t, d.inc.MasterPassword, d.scanArgs(res, "--confirm-failures")...)
 	if code != exitOK {
-		t.Fatalf("exit %d\n%s", code, stderr.String())
+		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	want := demo.Shares(40)[results.ImpactLoginFailed]
-	if !strings.Contains(stderr.String(), "Confirming 4 login failures") || want != 4 {
-		t.Errorf("want 4 confirmations (shares %d):\n%s", want, stderr.String())
+	if !strings.Contains(stderr, "Confirming 4 login failures") || want != 4 {
+		t.Errorf("want 4 confirmations (shares %d):\n%s", want, stderr)
 	}
 	set, err := results.Load(res)
 	if err != nil {

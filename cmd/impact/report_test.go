@@ -19,7 +19,6 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/impact-ops/impact/internal/demo"
 	"github.com/impact-ops/impact/internal/results"
 )
 
@@ -80,21 +79,9 @@ func workbookCells(t *testing.T, path string) (sheets []string, cells map[string
 // same workbook as the scan did: every cell of every sheet.
 func TestReportEqualsScan(t *testing.T) {
 	dir := t.TempDir()
-	cutoff := lastSunday8(time.Now())
-	inc := demo.NewIncident(120, cutoff, 5)
-	srv, err := demo.Start(context.Background(), inc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	inv := filepath.Join(dir, "accounts.csv")
-	if err := inc.WriteInventory(inv); err != nil {
-		t.Fatal(err)
-	}
+	d := startDemo(t, dir, 120, 5, false)
 	resultsFile, scanBook := filepath.Join(dir, "scan.jsonl"), filepath.Join(dir, "scan.xlsx")
-	code, stderr := runImpact(t, inc.MasterPassword, "scan", "--inventory", inv, "--server", srv.Addr, "--tls", "none",
-		"--cutoff", cutoff.Format(time.RFC3339), "--auth", "master", "--master-user", inc.MasterUser,
-		"--results", resultsFile, "--report", scanBook)
+	code, stderr := runImpact(t, d.inc.MasterPassword, d.scanArgs(resultsFile, "--report", scanBook)...)
 	if code != exitOK {
 		t.Fatalf("scan: exit %d\n%s", code, stderr)
 	}

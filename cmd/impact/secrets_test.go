@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/impact-ops/impact/internal/demo"
 )
 
 // The master password reaches neither the results, the workbook, the
@@ -19,17 +17,8 @@ import (
 // stays out too.
 func TestSecretsStayOut(t *testing.T) {
 	dir := t.TempDir()
-	cutoff := lastSunday8(time.Now())
-	inc := demo.NewIncident(40, cutoff, 7)
-	srv, err := demo.Start(context.Background(), inc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	inv := filepath.Join(dir, "accounts.csv")
-	if err := inc.WriteInventoryWithPasswords(inv); err != nil {
-		t.Fatal(err)
-	}
+	d := startDemo(t, dir, 40, 7, true)
+	inc, inv, cutoff := d.inc, d.inv, d.inc.Cutoff
 	secrets := []string{inc.MasterPassword}
 	for _, m := range inc.Mailboxes {
 		if m.Entry.Password != "" {
@@ -46,7 +35,7 @@ func TestSecretsStayOut(t *testing.T) {
 					}
 					return ""
 				}}
-			args := []string{"scan", "--inventory", inv, "--server", srv.Addr, "--tls", "none",
+			args := []string{"scan", "--inventory", inv, "--server", d.addr, "--tls", "none",
 				"--cutoff", cutoff.Format(time.RFC3339), "--auth", mode,
 				"--results", filepath.Join(dir, mode+".jsonl"), "--report", filepath.Join(dir, mode+".xlsx"),
 				"--trace-imap", filepath.Join(dir, mode+".trace")}

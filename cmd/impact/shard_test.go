@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/impact-ops/impact/internal/demo"
 	"github.com/impact-ops/impact/internal/inventory"
 	"github.com/impact-ops/impact/internal/results"
 )
@@ -61,21 +58,10 @@ func TestParseShard(t *testing.T) {
 // verdicts and the same workbook as one scan of everything.
 func TestShardsMergeToSingleScan(t *testing.T) {
 	dir := t.TempDir()
-	cutoff := lastSunday8(time.Now())
-	inc := demo.NewIncident(150, cutoff, 11)
-	srv, err := demo.Start(context.Background(), inc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	inv := filepath.Join(dir, "accounts.csv")
-	if err := inc.WriteInventory(inv); err != nil {
-		t.Fatal(err)
-	}
+	d := startDemo(t, dir, 150, 11, false)
+	inc := d.inc
 	scanArgs := func(res string, extra ...string) []string {
-		return append([]string{"scan", "--inventory", inv, "--server", srv.Addr, "--tls", "none",
-			"--cutoff", inc.Cutoff.Format(time.RFC3339), "--master-user", inc.MasterUser, "--rate", "1000",
-			"--results", res, "--report", strings.TrimSuffix(res, ".jsonl") + ".xlsx"}, extra...)
+		return d.scanArgs(res, append([]string{"--report", strings.TrimSuffix(res, ".jsonl") + ".xlsx"}, extra...)...)
 	}
 	single := filepath.Join(dir, "single.jsonl")
 	if code, out := runImpact(t, inc.MasterPassword, scanArgs(single)...); code != exitOK {
