@@ -148,3 +148,62 @@ func TestScanDovecotEndToEnd(t *testing.T) {
 		t.Errorf("resume: exit %d\n%s", code, stderr.String())
 	}
 }
+
+// Dovecot's default authentication penalty, a few absent mailboxes among
+// present ones: the scan says what is going on and what removes it, on
+// screen, in the results and on the Summary sheet.
+func TestScanDovecotPenaltyAdvice(t *testing.T) {
+	cutoff := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	fx := dovecottest.GenerateFixture(48, 0.125, cutoff)
+	srv := dovecottest.Start(t, fx)
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "accounts.csv")
+	var b strings.Builder
+	b.WriteString("email\n")
+	for _, u := range fx.Users {
+		b.WriteString(u.Name + "\n")
+	}
+	if err := os.WriteFile(inv, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, book := filepath.Join(dir, "scan.jsonl"), filepath.Join(dir, "impact.xlsx")
+	code, stderr := runImpact(t, srv.MasterPassword, "scan", "--inventory", inv, "--server", srv.Addr, "--tls", "none",
+		"--cutoff", cutoff.Format(time.RFC3339), "--master-user", srv.MasterUser, "--results", res, "--report", book,
+		"--workers", "8", "--max-connections", "16", "--rate", "1000")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"Dovecot's authentication penalty is slowing this scan", "anvil-auth-penalty", "login_trusted_networks", "Authentication penalty: "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("output lacks %q:\n%s", want, stderr)
+		}
+	}
+	if n := strings.Count(stderr, "is slowing this scan"); n != 1 {
+		t.Errorf("advice printed %d times, want once", n)
+	}
+	set, err := results.Load(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Ends) != 1 || len(set.Ends[0].Advice) != 1 || set.Ends[0].PenaltyHeld == 0 {
+		t.Fatalf("end record %+v", set.Ends)
+	}
+	f, err := excelize.OpenFile(book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows("Summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, r := range rows {
+		if len(r) >= 2 && (r[0] == "Advice" || r[0] == "Authentication penalty") {
+			found[r[0]] = strings.Contains(r[1], "anvil")
+		}
+	}
+	if !found["Advice"] || !found["Authentication penalty"] {
+		t.Errorf("Summary lacks the penalty and its advice: %v", found)
+	}
+}

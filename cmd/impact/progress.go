@@ -17,6 +17,9 @@ import (
 // periodic lines elsewhere (CI logs, redirects), where a bar would be noise.
 type progress interface {
 	done(m *results.Mailbox)
+	// note sets a short status shown with the progress from now on, e.g.
+	// "penalty: logins held" or "concurrency 6".
+	note(s string)
 	close()
 }
 
@@ -40,6 +43,7 @@ func newProgress(w io.Writer, total int) progress {
 type barProgress struct{ bar *progressbar.ProgressBar }
 
 func (p *barProgress) done(*results.Mailbox) { _ = p.bar.Add(1) }
+func (p *barProgress) note(s string)         { p.bar.Describe("probing (" + s + ")") }
 func (p *barProgress) close()                { _ = p.bar.Finish() }
 
 type lineProgress struct {
@@ -51,6 +55,13 @@ type lineProgress struct {
 	last   time.Time
 	every  time.Duration
 	counts map[results.Impact]int
+	status string
+}
+
+func (p *lineProgress) note(s string) {
+	p.mu.Lock()
+	p.status = s
+	p.mu.Unlock()
 }
 
 func (p *lineProgress) done(m *results.Mailbox) {
@@ -71,8 +82,12 @@ func (p *lineProgress) line() {
 	if rate > 0 {
 		eta = time.Duration(float64(p.total-p.n) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "progress: %d/%d mailboxes (%.0f%%), %.1f/s, eta %s; %s\n",
-		p.n, p.total, 100*float64(p.n)/float64(max(p.total, 1)), rate, eta, impactCounts(p.counts))
+	status := ""
+	if p.status != "" {
+		status = " [" + p.status + "]"
+	}
+	fmt.Fprintf(p.w, "progress: %d/%d mailboxes (%.0f%%), %.1f/s, eta %s; %s%s\n",
+		p.n, p.total, 100*float64(p.n)/float64(max(p.total, 1)), rate, eta, impactCounts(p.counts), status)
 }
 
 func (p *lineProgress) close() {

@@ -375,6 +375,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	counts := map[results.Impact]int{}
 	probed := 0
 	var advice []string
+	limit, penaltySeen := o.workers, false
 	rc := scan.RunConfig{Workers: o.workers, MaxConnections: o.maxConnections, LoginRate: o.rate, Drain: e.drain,
 		Events: func(ev scan.Event) {
 			switch ev.Kind {
@@ -383,9 +384,14 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 				advice = append(advice, a)
 				log.Warn(ev.Message, "kind", ev.Kind)
 				fmt.Fprintf(e.stderr, "\n%s\n\n", a)
+				penaltySeen = true
+			case scan.EventPause:
+				log.Warn(ev.Message, "kind", ev.Kind)
 			default:
 				log.Info(ev.Message, "kind", ev.Kind, "limit", ev.Limit)
+				limit = ev.Limit
 			}
+			prog.note(loadStatus(limit, penaltySeen))
 		}}
 	var refused []inventory.Entry
 	firstRefusal := map[string]string{}
@@ -474,6 +480,15 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		return &exitError{code: exitIncomplete, err: fmt.Errorf("%d mailboxes without a verdict (probe_error or not probed): rerun the same command to probe them again", rep.NotProbed+rep.probeErrors)}
 	}
 	return nil
+}
+
+// loadStatus is the progress line's note on how the scan treats the server.
+func loadStatus(limit int, penalty bool) string {
+	s := fmt.Sprintf("%d at once", limit)
+	if penalty {
+		s += "; Dovecot auth penalty holding logins"
+	}
+	return s
 }
 
 // priorScan is what a resumed scan needs of its results file: which
