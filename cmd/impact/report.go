@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/impact-ops/impact/internal/classify"
@@ -35,6 +37,7 @@ type reportOptions struct {
 	inventory     string
 	sheet, title  string
 	reportFlags
+	evidenceFlags
 }
 
 // reportFlags are the report flags impact scan and impact report share.
@@ -72,6 +75,7 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.sheet, "sheet", "", "xlsx `SHEET` of the inventory")
 	fs.StringVar(&o.title, "title", "", "incident `TITLE` for the workbook")
 	o.reportFlags.register(fs)
+	o.evidenceFlags.register(fs)
 	if err := parse(fs, e, args); err != nil {
 		return err
 	}
@@ -82,6 +86,9 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 		return usageErr("--report is required, e.g. --report impact.xlsx")
 	}
 	if err := o.reportFlags.check(); err != nil {
+		return err
+	}
+	if err := o.evidenceFlags.check(); err != nil {
 		return err
 	}
 	rules, pb, err := loadSettings(o.rules)
@@ -98,6 +105,7 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	}
 	rep, err := writeReportsFrom(o.results, reportSettings{
 		path: o.report, rules: rules, playbook: pb, inventory: entries, title: o.title, reportFlags: o.reportFlags,
+		evidenceFlags: &o.evidenceFlags,
 	}, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
 	if err != nil {
 		return err
@@ -130,6 +138,11 @@ type reportSettings struct {
 	inventory []inventory.Entry  // nil: count not-probed mailboxes from the scan headers
 	title     string
 	reportFlags
+	// evidence is what the verdicts use beyond the probe; nil: read from
+	// evidenceFlags once the cutoff is known (the report's results
+	// header), or the defaults when that is nil too.
+	evidence      *classify.Evidence
+	evidenceFlags *evidenceFlags
 }
 
 type reportResult struct {
@@ -196,6 +209,52 @@ type reportBuilder struct {
 	cutoff time.Time
 	b      *export.Builder
 	counts map[results.Impact]int
+	ev     *classify.Evidence // nil: classify's defaults
+	seen   map[string]bool    // mailboxes decided, for the baseline's gaps
+
+	// With --previous: the latest earlier scan's verdicts, every earlier
+	// scan's chart point, and this report's progress per mailbox.
+	prev     map[string]results.Impact
+	points   []export.ScanPoint
+	progress map[string]export.Change
+}
+
+// loadPrevious decides the records of earlier scans (oldest first) with
+// the same rules and evidence, so that a change of rules is not mistaken
+// for progress. Only the latest file's verdicts are kept for comparison;
+// each file adds a point to the chart.
+func (b *reportBuilder) loadPrevious(paths []string) error {
+	for _, p := range paths {
+		verdicts := map[string]results.Impact{}
+		var started time.Time
+		err := results.Stream([]string{p}, func(sc *results.Scan) error {
+			if !sc.Cutoff.Equal(b.cutoff) {
+				return fmt.Errorf("--previous %s has the cutoff %s, this report %s: compare scans of one incident", p,
+					sc.Cutoff.Format(time.RFC3339), b.cutoff.Format(time.RFC3339))
+			}
+			if started.IsZero() {
+				started = sc.StartedAt
+			}
+			return nil
+		}, func(m *results.Mailbox) error {
+			classify.DecideWith(m, b.cutoff, b.s.rules, b.ev)
+			verdicts[m.Mailbox] = m.Impact
+			return nil
+		}, func(*results.End) {}, func(string) {})
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("read --previous: %w", err)}
+		}
+		pt := export.ScanPoint{Label: filepath.Base(p), Started: started, Probed: len(verdicts)}
+		for _, i := range verdicts {
+			if i.Impacted() {
+				pt.Impacted++
+			}
+		}
+		b.points = append(b.points, pt)
+		b.prev = verdicts
+	}
+	b.progress = map[string]export.Change{}
+	return nil
 }
 
 func newReportBuilder(scans []results.Scan, s reportSettings) (*reportBuilder, error) {
@@ -203,6 +262,19 @@ func newReportBuilder(scans []results.Scan, s reportSettings) (*reportBuilder, e
 		return nil, noScanHeader()
 	}
 	b := &reportBuilder{s: s, scans: scans[:1:1], cutoff: scans[0].Cutoff, b: export.NewBuilder()}
+	b.ev = s.evidence
+	if b.ev == nil && s.evidenceFlags != nil {
+		ev, err := s.evidenceFlags.evidence(b.cutoff)
+		if err != nil {
+			return nil, err
+		}
+		b.ev = ev
+	}
+	if s.evidenceFlags != nil && len(s.evidenceFlags.previous) > 0 {
+		if err := b.loadPrevious(s.evidenceFlags.previous); err != nil {
+			return nil, err
+		}
+	}
 	for _, sc := range scans[1:] {
 		if err := b.addScan(sc); err != nil {
 			return nil, err
@@ -223,7 +295,19 @@ func (b *reportBuilder) addScan(sc results.Scan) error {
 }
 
 func (b *reportBuilder) add(m *results.Mailbox) error {
-	classify.Decide(m, b.cutoff, b.s.rules)
+	classify.DecideWith(m, b.cutoff, b.s.rules, b.ev)
+	if b.prev != nil {
+		before, found := b.prev[m.Mailbox]
+		m.Progress = classify.Progress(before, found, m.Impact)
+		b.progress[m.Mailbox] = export.Change{Mailbox: m.Mailbox, AccountID: m.AccountID, CustomerType: m.CustomerType,
+			Progress: m.Progress, Before: before, Now: m.Impact, Evidence: m.Evidence}
+	}
+	if b.ev != nil && b.ev.Baseline != nil {
+		if b.seen == nil {
+			b.seen = map[string]bool{}
+		}
+		b.seen[strings.ToLower(m.Mailbox)] = true
+	}
 	return b.b.Add(m)
 }
 
@@ -276,6 +360,8 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 	if n := len(ends); n > 0 {
 		r.Finished = ends[n-1].FinishedAt
 	}
+	r.Baseline = b.baselineGaps()
+	r.Progress = b.progressReport(recs)
 	opts := export.Options{Queues: s.queues, Redact: s.redact, Playbook: s.playbook}
 	if err := export.WriteWorkbook(s.path, r.Report, opts); err != nil {
 		return nil, err
@@ -290,6 +376,75 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 	return r, nil
 }
 
+// baselineGaps lists the mailboxes only the baseline, or only the
+// inventory (the results, without an inventory), knows.
+func (b *reportBuilder) baselineGaps() *export.BaselineGaps {
+	if b.ev == nil || b.ev.Baseline == nil {
+		return nil
+	}
+	bl := b.ev.Baseline
+	g := &export.BaselineGaps{File: bl.File, Listed: bl.Len()}
+	known := b.seen
+	if b.s.inventory != nil {
+		known = make(map[string]bool, len(b.s.inventory))
+		for _, en := range b.s.inventory {
+			known[strings.ToLower(en.Mailbox)] = true
+		}
+	}
+	// A single shard's report knows only its share of the inventory: the
+	// baseline's other mailboxes belong to other shards, not to nobody.
+	shardK, shardN := 0, 1
+	if sh := b.scans[0].Shard; sh != "" && !slices.ContainsFunc(b.scans, func(sc results.Scan) bool { return sc.Shard != sh }) {
+		shardK, shardN, _ = parseShard(sh)
+	}
+	for _, m := range bl.Mailboxes() {
+		if !known[strings.ToLower(m)] && len(inShard([]inventory.Entry{{Mailbox: m}}, shardK, shardN)) == 1 {
+			g.OnlyBaseline = append(g.OnlyBaseline, m)
+		}
+	}
+	if b.s.inventory != nil {
+		for _, en := range b.s.inventory {
+			if bl.Lookup(en.Mailbox) == nil {
+				g.NotInBaseline = append(g.NotInBaseline, en.Mailbox)
+			}
+		}
+	} else {
+		for m := range b.seen {
+			if bl.Lookup(m) == nil {
+				g.NotInBaseline = append(g.NotInBaseline, m)
+			}
+		}
+	}
+	slices.Sort(g.NotInBaseline)
+	return g
+}
+
+// progressReport sums the progress of every mailbox's latest record.
+func (b *reportBuilder) progressReport(recs *export.Records) *export.Progress {
+	if b.prev == nil {
+		return nil
+	}
+	p := &export.Progress{Scans: slices.Clone(b.points), Counts: map[string]int{}, StillByType: map[string]int{}}
+	now := export.ScanPoint{Label: "this report", Started: b.scans[0].StartedAt, Probed: recs.Mailboxes()}
+	for _, i := range results.Impacts {
+		if i.Impacted() {
+			now.Impacted += recs.Count(i)
+		}
+	}
+	p.Scans = append(p.Scans, now)
+	for _, c := range b.progress {
+		p.Counts[c.Progress]++
+		switch c.Progress {
+		case classify.ProgressStill:
+			p.StillByType[c.CustomerType]++
+		case classify.ProgressRecovered, classify.ProgressNewly:
+			p.Changes = append(p.Changes, c)
+		}
+	}
+	slices.SortFunc(p.Changes, func(x, y export.Change) int { return strings.Compare(x.Mailbox, y.Mailbox) })
+	return p
+}
+
 func printSummary(w io.Writer, r *reportResult, started time.Time, resultsPath, reportPath string) {
 	fmt.Fprintf(w, "\nMailboxes: %s\n", impactCounts(r.counts))
 	fmt.Fprintf(w, "Accounts:  %d impacted of %d\n", r.Records.Impacted(), r.Records.Accounts())
@@ -302,8 +457,29 @@ func printSummary(w io.Writer, r *reportResult, started time.Time, resultsPath, 
 	if resultsPath != "" {
 		fmt.Fprintf(w, "Results:   %s\n", resultsPath)
 	}
+	if g := r.Baseline; g != nil {
+		fmt.Fprintf(w, "Baseline:  %s lists %d mailboxes; %d only in the baseline%s; %d not in the baseline%s\n", g.File, g.Listed,
+			len(g.OnlyBaseline), sample(g.OnlyBaseline), len(g.NotInBaseline), sample(g.NotInBaseline))
+	}
+	if p := r.Progress; p != nil {
+		fmt.Fprintf(w, "Progress:  %d recovered, %d newly impacted, %d still impacted, %d unchanged ok, %d not in the previous scan\n",
+			p.Counts[classify.ProgressRecovered], p.Counts[classify.ProgressNewly], p.Counts[classify.ProgressStill],
+			p.Counts[classify.ProgressUnchangedOK], p.Counts[classify.ProgressNotInPrevious])
+	}
 	fmt.Fprintf(w, "Workbook:  %s\n", reportPath)
 	if len(r.csvFiles) > 0 {
 		fmt.Fprintf(w, "CSV:       %d files in %s\n", len(r.csvFiles), filepath.Dir(r.csvFiles[0]))
 	}
+}
+
+// sample names the first few of list, for a console line.
+func sample(list []string) string {
+	const show = 5
+	if len(list) == 0 {
+		return ""
+	}
+	if len(list) <= show {
+		return " (" + strings.Join(list, ", ") + ")"
+	}
+	return " (" + strings.Join(list[:show], ", ") + fmt.Sprintf(", and %d more)", len(list)-show)
 }

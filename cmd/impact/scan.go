@@ -72,6 +72,7 @@ type scanOptions struct {
 	logFormat, logLevel      string
 	confirmFailures          bool
 	reportFlags
+	evidenceFlags
 }
 
 func scanFlags(fs *flag.FlagSet, o *scanOptions) {
@@ -105,6 +106,7 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug (one event per mailbox), info, warn or error")
 	o.reportFlags.register(fs)
+	o.evidenceFlags.register(fs)
 	fs.BoolVar(&o.confirmFailures, "confirm-failures", false, "probe every mailbox whose login was refused once more at the end (some servers refuse logins intermittently)")
 }
 
@@ -228,6 +230,9 @@ func cmdScan(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := o.evidenceFlags.check(); err != nil {
+		return err
+	}
 	return runScan(ctx, e, &o, cutoff, nil)
 }
 
@@ -244,6 +249,10 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	}
 	if hooks != nil && hooks.rules != nil {
 		rules = hooks.rules
+	}
+	ev, err := o.evidenceFlags.evidence(cutoff)
+	if err != nil {
+		return err
 	}
 	inv, err := inventory.Read(o.inventory, inventory.Options{Sheet: o.sheet, NeedPassword: o.auth == string(scan.AuthPassword)})
 	if err != nil {
@@ -402,7 +411,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		}
 		fillFromInventory(&rec, byMailbox[rec.Mailbox])
 		rec.MultiMailbox = perAccount[rec.AccountID] >= 2
-		classify.Decide(&rec, cutoff, rules)
+		classify.DecideWith(&rec, cutoff, rules, ev)
 		if err := w.Write(&rec); err != nil {
 			return err
 		}
@@ -456,7 +465,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	}
 
 	rep, err := writeReportsFrom([]string{o.results}, reportSettings{path: o.reportPath(), rules: rules, playbook: pb,
-		inventory: entries, title: o.title, reportFlags: o.reportFlags}, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
+		inventory: entries, title: o.title, reportFlags: o.reportFlags, evidence: ev, evidenceFlags: &o.evidenceFlags}, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
 	if err != nil {
 		return fmt.Errorf("write report: %w (the results in %s are intact; rerun with impact report)", err, o.results)
 	}

@@ -38,7 +38,7 @@ type Account struct {
 	// Impact is the worst impact of the account's mailboxes.
 	Impact      results.Impact
 	LoginFailed int // mailboxes with login_failed
-	MissingOld  int // mailboxes with missing_old_mail
+	MissingOld  int // mailboxes with missing_old_mail or partially_restored
 	ProbeErrors int // mailboxes with probe_error
 	// Rank is the 1-based position among impacted accounts; 0 when the
 	// account is not impacted.

@@ -47,7 +47,7 @@ func Accounts(recs []*results.Mailbox) []*Account {
 			switch m.Impact {
 			case results.ImpactLoginFailed:
 				a.LoginFailed++
-			case results.ImpactMissingOldMail:
+			case results.ImpactMissingOldMail, results.ImpactPartiallyRestored:
 				a.MissingOld++
 			case results.ImpactProbeError:
 				a.ProbeErrors++

@@ -52,6 +52,52 @@ type Report struct {
 	// Ends are the trailers of the runs, oldest first: how each run ended
 	// and how it treated the server (connections, pauses, penalty, advice).
 	Ends []results.End
+
+	// Baseline, when a baseline was given: the mailboxes on one side only.
+	Baseline *BaselineGaps
+	// Progress, when earlier scans were given (impact report --previous).
+	Progress *Progress
+}
+
+// BaselineGaps lists the mailboxes a baseline and the inventory (or the
+// results, without an inventory) do not share: they are listed, not
+// dropped.
+type BaselineGaps struct {
+	File          string   // baseline file name
+	Listed        int      // mailboxes the baseline lists
+	OnlyBaseline  []string // in the baseline, not in the inventory, sorted
+	NotInBaseline []string // in the inventory, not in the baseline, sorted
+}
+
+// Progress compares the scan with earlier ones.
+type Progress struct {
+	// Scans are the impacted-mailbox figures of each earlier scan, oldest
+	// first, then this one: the chart's points.
+	Scans []ScanPoint
+	// Counts is the number of mailboxes per progress value (recovered,
+	// still_impacted, newly_impacted, unchanged_ok, not_in_previous).
+	Counts map[string]int
+	// StillByType is still_impacted mailboxes per customer type.
+	StillByType map[string]int
+	// Changes lists the mailboxes that recovered or became impacted since
+	// the latest earlier scan, by mailbox.
+	Changes []Change
+}
+
+// ScanPoint is one scan's figures for the progress chart.
+type ScanPoint struct {
+	Label    string    // results file name
+	Started  time.Time // first header's start
+	Impacted int       // impacted mailboxes (login_failed, missing_old_mail, partially_restored)
+	Probed   int       // mailboxes with a record
+}
+
+// Change is one mailbox whose state changed since the latest earlier scan.
+type Change struct {
+	Mailbox, AccountID, CustomerType string
+	Progress                         string // recovered or newly_impacted
+	Before, Now                      results.Impact
+	Evidence                         string // the current verdict's evidence
 }
 
 // Options tune a Workbook and WriteCSV. The zero value is ready to use.

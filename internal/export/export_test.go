@@ -169,7 +169,9 @@ var (
 		"Recommended action", "Customer script", "Agent", "Outcome", "Called at", "Notes"}
 	mailboxHeader = []string{"Mailbox", "Account", "Customer type", "Multi-mailbox", "Impact", "Evidence",
 		"Login outcome", "Response code", "Server text", "Before cutoff", "After cutoff", "Oldest", "Newest",
-		"Folders", "Folders not countable", "Product", "Created", "Contact", "Phone", "Error", "Probed at", "Duration ms"}
+		"Folders", "Folders not countable", "Product", "Created", "Contact", "Phone", "Error", "Probed at", "Duration ms",
+		"Before cutoff by Date header", "Date mismatch", "Counted by", "Baseline", "Baseline messages", "Missing", "Missing %",
+		"Folders short", "Recreated folders", "Progress"}
 	probeErrorHeader = []string{"Mailbox", "Account", "Customer type", "Error", "Attempts", "Earlier failures", "Probed at"}
 )
 
@@ -494,22 +496,22 @@ func TestSummary(t *testing.T) {
 	cutoffRow := findRow(t, rows, "Cutoff")
 	checkCell(t, f, cellIs{"Summary", "B" + strconv.Itoa(cutoffRow), "", "2026-11-29 04:00", "date"})
 
-	impactHeader := []string{"Customer type", "login_failed", "missing_old_mail", "probe_error", "no_old_mail", "ok", "Total"}
+	impactHeader := []string{"Customer type", "login_failed", "missing_old_mail", "partially_restored", "probe_error", "no_old_mail", "ok", "Total"}
 	tables := []struct {
 		title string
 		body  [][]string
 	}{
 		{"Accounts by customer type and worst impact", [][]string{
-			{"business", "1", "0", "0", "0", "0", "1"},
-			{"residential", "0", "1", "1", "1", "0", "3"},
-			{"unknown", "1", "0", "0", "0", "0", "1"},
-			{"Total", "2", "1", "1", "1", "0", "5"},
+			{"business", "1", "0", "0", "0", "0", "0", "1"},
+			{"residential", "0", "1", "0", "1", "1", "0", "3"},
+			{"unknown", "1", "0", "0", "0", "0", "0", "1"},
+			{"Total", "2", "1", "0", "1", "1", "0", "5"},
 		}},
 		{"Mailboxes by customer type and impact", [][]string{
-			{"business", "1", "1", "0", "0", "1", "3"},
-			{"residential", "0", "1", "1", "1", "0", "3"},
-			{"unknown", "1", "0", "0", "0", "0", "1"},
-			{"Total", "2", "2", "1", "1", "1", "7"},
+			{"business", "1", "1", "0", "0", "0", "1", "3"},
+			{"residential", "0", "1", "0", "1", "1", "0", "3"},
+			{"unknown", "1", "0", "0", "0", "0", "0", "1"},
+			{"Total", "2", "2", "0", "1", "1", "1", "7"},
 		}},
 	}
 	for _, tt := range tables {
@@ -542,8 +544,8 @@ func TestChart(t *testing.T) {
 	if !strings.Contains(chart, `<barDir val="bar">`) || !strings.Contains(chart, `<grouping val="clustered">`) {
 		t.Error("chart is not a clustered bar chart")
 	}
-	if n := strings.Count(chart, "<ser>"); n != 5 {
-		t.Errorf("%d series, want one per impact (5)", n)
+	if n := strings.Count(chart, "<ser>"); n != len(results.Impacts) {
+		t.Errorf("%d series, want one per impact (%d)", n, len(results.Impacts))
 	}
 	for _, i := range results.Impacts {
 		if !strings.Contains(chart, impactColour(i)) {
@@ -674,7 +676,7 @@ func TestLayout(t *testing.T) {
 	} else if st, _ := f.GetStyle(id); st.CustomNumFmt == nil || *st.CustomNumFmt != "yyyy-mm-dd hh:mm" {
 		t.Errorf("Queue 1 column M number format %+v", st.CustomNumFmt)
 	}
-	filters := map[string]string{"Priority": "$A$1:$M$4", "Mailboxes": "$A$1:$V$8", "Probe errors": "$A$1:$G$2",
+	filters := map[string]string{"Priority": "$A$1:$M$4", "Mailboxes": "$A$1:$AF$8", "Probe errors": "$A$1:$G$2",
 		"Lookup": "$A$1:$J$8", "Queue 1": "$A$1:$N$2", "Queue 2": "$A$1:$N$3", "Business": "$A$1:$N$2"}
 	for sheet, ref := range filters {
 		if !strings.Contains(part(sheet), `<autoFilter ref="`+ref+`"`) {

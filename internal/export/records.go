@@ -170,7 +170,7 @@ func (r *Records) summarise(first, n int32) account {
 		switch imp {
 		case results.ImpactLoginFailed:
 			a.loginFailed++
-		case results.ImpactMissingOldMail:
+		case results.ImpactMissingOldMail, results.ImpactPartiallyRestored:
 			a.missingOld++
 		case results.ImpactProbeError:
 			a.probeErrors++

@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unsafe"
@@ -59,6 +60,19 @@ type mrow struct {
 	Oldest, Newest, ProbedAt         time.Time // zero: not known
 	Folders                          int       // -1: no folder list (never opened)
 	DurationMS                       int64
+
+	// Evidence beyond the probe (issue 5).
+	SentBefore     int64 // Date header before the cutoff's day
+	HasSent        bool
+	DateMismatch   bool
+	DateBasis      string
+	BaselineSource string // "" without a baseline check
+	BaselineMsgs   int64
+	Missing        int64
+	SharePermille  int64  // Missing / baseline messages, in 1/1000
+	FoldersShort   string // "name present/baseline" or "name gone", joined
+	Recreated      string // "name (evidence)", joined
+	Progress       string
 }
 
 // Presence flags of a blob.
@@ -176,8 +190,50 @@ func (s *store) add(m *results.Mailbox) error {
 	}
 	s.blob = binary.AppendUvarint(s.blob, uint64(len(m.Attempts)))
 	s.blob = binary.AppendVarint(s.blob, m.DurationMS)
+	s.putEvidence(m)
 	s.offsets = append(s.offsets, s.keep(s.blob))
 	return nil
+}
+
+// putEvidence appends the baseline, date and progress fields.
+func (s *store) putEvidence(m *results.Mailbox) {
+	var flags uint64
+	if m.SentBeforeCutoff != nil {
+		flags |= 1
+	}
+	if m.DateMismatch {
+		flags |= 2
+	}
+	if m.Baseline != nil {
+		flags |= 4
+	}
+	s.blob = binary.AppendUvarint(s.blob, flags)
+	if m.SentBeforeCutoff != nil {
+		s.blob = binary.AppendVarint(s.blob, *m.SentBeforeCutoff)
+	}
+	s.putStr(m.DateBasis, internIt)
+	if b := m.Baseline; b != nil {
+		s.putStr(b.Source, inline)
+		s.blob = binary.AppendVarint(s.blob, b.Messages)
+		s.blob = binary.AppendVarint(s.blob, b.Missing)
+		s.blob = binary.AppendVarint(s.blob, int64(b.Share*1000+0.5))
+		var short []string
+		for _, f := range b.Folders {
+			switch {
+			case f.Gone:
+				short = append(short, fmt.Sprintf("%s gone (%d)", f.Name, f.Baseline))
+			case f.Missing > 0:
+				short = append(short, fmt.Sprintf("%s %d/%d", f.Name, f.Present, f.Baseline))
+			}
+		}
+		s.putStr(strings.Join(short, ", "), internIt)
+	}
+	var rec []string
+	for _, r := range m.Recreated {
+		rec = append(rec, r.Folder+" ("+r.Evidence+")")
+	}
+	s.putStr(strings.Join(rec, ", "), internIt)
+	s.putStr(m.Progress, internIt)
 }
 
 // keep copies blob into a chunk and returns its offset.
@@ -304,4 +360,21 @@ func (s *store) decode(off int, m *mrow) {
 	}
 	m.NAttempts = int(r.uvarint())
 	m.DurationMS = r.varint()
+
+	ev := r.uvarint()
+	m.HasSent, m.DateMismatch, m.SentBefore = ev&1 != 0, ev&2 != 0, 0
+	if m.HasSent {
+		m.SentBefore = r.varint()
+	}
+	m.DateBasis = r.str()
+	m.BaselineSource, m.BaselineMsgs, m.Missing, m.SharePermille, m.FoldersShort = "", 0, 0, 0, ""
+	if ev&4 != 0 {
+		m.BaselineSource = r.str()
+		m.BaselineMsgs = r.varint()
+		m.Missing = r.varint()
+		m.SharePermille = r.varint()
+		m.FoldersShort = r.str()
+	}
+	m.Recreated = r.str()
+	m.Progress = r.str()
 }

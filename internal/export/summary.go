@@ -174,6 +174,7 @@ func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
 		lines = append(lines, summaryLine{label: "Mailboxes in inventory", val: num(r.Scans[len(r.Scans)-1].Mailboxes)})
 	}
 	lines = append(lines, loadLines(r.Ends)...)
+	lines = append(lines, v.evidenceLines()...)
 	return append(lines,
 		summaryLine{label: "Mailboxes probed", val: num(v.rec.Mailboxes()), link: sheetLink(mailboxesSheet)},
 		summaryLine{label: "Accounts", val: num(v.rec.Accounts())},
@@ -315,7 +316,7 @@ func (w *sheetWriter) link(col, row int, location string) {
 // Summary layout: labels in A, values in B; the tables use A..G; the charts
 // sit to the right of the tables.
 const (
-	summaryTableCols = 2 + 5 // type, five impacts, total
+	summaryTableCols = 2 + 6 // type, six impacts, total
 	chartCol         = "I"
 	chartRows        = 26 // rows a 400-pixel chart covers (LibreOffice rows are 17 px), with a gap
 )
@@ -358,6 +359,10 @@ func writeSummary(f *excelize.File, st *styles, v *view) error {
 	row++
 	topAt := row
 	writeTop(w, st, v, &fig, row)
+	progressAt := topAt + 3 + max(len(fig.top), 1)
+	if v.r.Progress != nil {
+		writeProgress(w, st, v.r.Progress, progressAt)
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -372,6 +377,15 @@ func writeSummary(f *excelize.File, st *styles, v *view) error {
 	}
 	if len(fig.top) > 0 {
 		if err := addTopChart(f, max(topAt, accountsAt+chartRows), topAt, len(fig.top)); err != nil {
+			return err
+		}
+	}
+	if p := v.r.Progress; p != nil {
+		at := max(progressAt, accountsAt+chartRows)
+		if len(fig.top) > 0 {
+			at = max(at, max(topAt, accountsAt+chartRows)+chartRows)
+		}
+		if err := addProgressChart(f, at, progressAt, len(p.Scans)); err != nil {
 			return err
 		}
 	}

@@ -239,6 +239,12 @@ func (v *view) tables() []table {
 		ts = append(ts, v.queueTable(q))
 	}
 	ts = append(ts, v.mailboxTable(), v.probeErrorTable())
+	if v.r.Progress != nil {
+		ts = append(ts, v.progressTable())
+	}
+	if v.r.Baseline != nil {
+		ts = append(ts, v.baselineGapsTable())
+	}
 	if v.opts.Redact {
 		for i := range ts {
 			ts[i] = redacted(ts[i])
@@ -496,6 +502,16 @@ func (v *view) mailboxTable() table {
 			{header: "Error", kind: textCell, server: true},
 			{header: "Probed at", kind: timeCell},
 			{header: "Duration ms", kind: numberCell},
+			{header: "Before cutoff by Date header", kind: numberCell},
+			{header: "Date mismatch", kind: textCell},
+			{header: "Counted by", kind: textCell},
+			{header: "Baseline", kind: textCell},
+			{header: "Baseline messages", kind: numberCell},
+			{header: "Missing", kind: numberCell},
+			{header: "Missing %", kind: numberCell},
+			{header: "Folders short", kind: textCell},
+			{header: "Recreated folders", kind: textCell},
+			{header: "Progress", kind: textCell},
 		},
 		rows: len(v.rec.mail),
 		row: func(i int, out []value) {
@@ -532,6 +548,27 @@ func (v *view) mailboxTable() table {
 			out[19] = text(m.Error)
 			out[20] = instant(m.ProbedAt)
 			out[21] = number(m.DurationMS)
+			out[22] = value{}
+			if m.HasSent {
+				out[22] = number(m.SentBefore)
+			}
+			out[23] = value{}
+			if m.DateMismatch {
+				out[23] = text("yes")
+			}
+			out[24] = text(m.DateBasis)
+			out[25] = text(m.BaselineSource)
+			out[26], out[27], out[28] = value{}, value{}, value{}
+			if m.BaselineSource != "" {
+				out[26] = number(m.BaselineMsgs)
+				if fillImpact(m.Impact) != results.ImpactProbeError { // unknown when the probe did not finish
+					out[27] = number(m.Missing)
+					out[28] = number((m.SharePermille + 5) / 10)
+				}
+			}
+			out[29] = text(m.FoldersShort)
+			out[30] = text(m.Recreated)
+			out[31] = text(m.Progress)
 		},
 	}
 }

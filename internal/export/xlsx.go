@@ -38,6 +38,8 @@ func impactColour(i results.Impact) string {
 		return "FF7C80" // red
 	case results.ImpactMissingOldMail:
 		return "F4B183" // orange
+	case results.ImpactPartiallyRestored:
+		return "FFE699" // yellow: restore under way
 	case results.ImpactNoOldMail:
 		return "BDD7EE" // light blue
 	case results.ImpactOK:

@@ -93,6 +93,11 @@ var defaults = map[key]Entry{
 		Script: "Your mailbox works, and new mail is unaffected and keeps arriving. " +
 			"Messages from before the incident are being restored from backup and will reappear in your folders.",
 	},
+	{results.ImpactPartiallyRestored, Any}: {
+		Action: "None on the mailbox: the restore from backup is under way but not complete; check the folders short in the evidence with the restore team.",
+		Script: "Your mailbox works, and part of your older mail is back. " +
+			"The rest of the messages from before the incident are still being restored and will reappear in your folders.",
+	},
 	{results.ImpactProbeError, Any}: {
 		Action: "Rescan the mailbox before contacting the customer: the check did not finish.",
 		Script: "We are still checking your mailbox after a storage incident on our side. If anything needs your attention, we will contact you.",

@@ -24,6 +24,10 @@ const (
 	// ImpactMissingOldMail: login works but nothing from before the cutoff is
 	// there while evidence says there was.
 	ImpactMissingOldMail Impact = "missing_old_mail"
+	// ImpactPartiallyRestored: a baseline says what the mailbox held before
+	// the cutoff; some of it is there again (restored), but more is missing
+	// than the tolerance allows. Still a restore to finish.
+	ImpactPartiallyRestored Impact = "partially_restored"
 	// ImpactProbeError: unknown; the probe did not finish (timeout, refused,
 	// TLS, protocol error). Needs a rescan, not a phone call.
 	ImpactProbeError Impact = "probe_error"
@@ -35,20 +39,24 @@ const (
 )
 
 // Impacts lists every impact in report order (worst first).
-var Impacts = []Impact{ImpactLoginFailed, ImpactMissingOldMail, ImpactProbeError, ImpactNoOldMail, ImpactOK}
+var Impacts = []Impact{ImpactLoginFailed, ImpactMissingOldMail, ImpactPartiallyRestored, ImpactProbeError, ImpactNoOldMail, ImpactOK}
 
 // Impacted reports whether the impact calls for action on the customer's
 // behalf (restore or contact).
 func (i Impact) Impacted() bool {
-	return i == ImpactLoginFailed || i == ImpactMissingOldMail
+	return i == ImpactLoginFailed || i == ImpactMissingOldMail || i == ImpactPartiallyRestored
 }
 
-// Severity orders impacts: higher is worse. Unknown values rank with probe_error.
+// Severity orders impacts: higher is worse. Unknown values rank with
+// probe_error. partially_restored ranks below missing_old_mail (some mail is
+// back) and above probe_error (mail is known to be missing).
 func (i Impact) Severity() int {
 	switch i {
 	case ImpactLoginFailed:
-		return 4
+		return 5
 	case ImpactMissingOldMail:
+		return 4
+	case ImpactPartiallyRestored:
 		return 3
 	case ImpactNoOldMail:
 		return 1
@@ -156,6 +164,50 @@ type Folder struct {
 	Oldest       *time.Time `json:"oldest"` // oldest INTERNALDATE
 	Newest       *time.Time `json:"newest"` // newest INTERNALDATE
 	Error        string     `json:"error,omitempty"`
+	// SentBeforeCutoff counts messages whose Date header falls on a day
+	// before the cutoff's UTC day (SEARCH SENTBEFORE, RFC 9051 6.4.4: whole
+	// days, the header's own zone ignored). nil: not counted (older scans).
+	SentBeforeCutoff *int64 `json:"sent_before_cutoff,omitempty"`
+}
+
+// BaselineCheck compares a mailbox with what a baseline (a backup or usage
+// manifest, or an earlier scan) says it held before the cutoff. It carries
+// the baseline's own figures, so a report can decide it again without the
+// baseline file.
+type BaselineCheck struct {
+	Source    string  `json:"source"`        // where the baseline row came from, "file:line"
+	Messages  int64   `json:"messages"`      // messages the baseline lists
+	Present   int64   `json:"present"`       // messages before the cutoff now (by DateBasis)
+	Missing   int64   `json:"missing"`       // Messages - Present, at least 0
+	Share     float64 `json:"share_missing"` // Missing / Messages, 0 to 1
+	Tolerance int64   `json:"tolerance"`     // shortfall (messages) accepted as customer deletions
+	// Folders compares folder by folder when the baseline names folders;
+	// only folders short of their baseline are listed.
+	Folders []FolderLoss `json:"folders,omitempty"`
+}
+
+// FolderLoss is one folder with fewer messages than its baseline.
+type FolderLoss struct {
+	Name     string `json:"name"`
+	Baseline int64  `json:"baseline"` // messages the baseline lists
+	Present  int64  `json:"present"`  // messages before the cutoff now; 0 when gone
+	Missing  int64  `json:"missing"`
+	Gone     bool   `json:"gone,omitempty"` // the folder no longer exists
+	// BaselineUIDValidity is the baseline's UIDVALIDITY for the folder, 0
+	// when it did not give one.
+	BaselineUIDValidity uint32 `json:"baseline_uidvalidity,omitempty"`
+}
+
+// Recreated is a folder that was created again after the cutoff: its
+// UIDVALIDITY differs from the baseline's (RFC 9051 2.3.1.1: UIDs were
+// reassigned), or, by the opt-in heuristic, read as a Unix time it is later
+// than the cutoff.
+type Recreated struct {
+	Folder      string `json:"folder"`
+	UIDValidity uint32 `json:"uidvalidity"`
+	// Baseline is the baseline's UIDVALIDITY; 0 for the heuristic.
+	Baseline uint32 `json:"baseline_uidvalidity,omitempty"`
+	Evidence string `json:"evidence"` // "baseline" or "uidvalidity"
 }
 
 // Mailbox is the record of one probed mailbox.
@@ -190,4 +242,24 @@ type Mailbox struct {
 	Attempts   []string  `json:"attempts,omitempty"`
 	ProbedAt   time.Time `json:"probed_at"`
 	DurationMS int64     `json:"duration_ms"`
+
+	// SentBeforeCutoff totals the folders' SentBeforeCutoff; nil when any
+	// countable folder's is unknown. Set by the verdict.
+	SentBeforeCutoff *int64 `json:"sent_before_cutoff,omitempty"`
+	// DateMismatch: far fewer messages are before the cutoff by INTERNALDATE
+	// than by Date header, as after a restore that set INTERNALDATE to the
+	// restore time. The verdict then counts by Date header (DateBasis).
+	DateMismatch bool `json:"date_mismatch,omitempty"`
+	// DateBasis is the date the verdict counted old mail by: "internaldate"
+	// or "date_header"; "" when no count was needed.
+	DateBasis string `json:"date_basis,omitempty"`
+	// Baseline is the comparison with the baseline; nil without one or
+	// when the baseline does not list the mailbox.
+	Baseline *BaselineCheck `json:"baseline,omitempty"`
+	// Recreated lists folders created again after the cutoff.
+	Recreated []Recreated `json:"recreated,omitempty"`
+	// Progress compares the verdict with an earlier scan's (see
+	// impact report --previous): recovered, still_impacted,
+	// newly_impacted, unchanged_ok or not_in_previous; "" without one.
+	Progress string `json:"progress,omitempty"`
 }

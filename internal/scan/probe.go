@@ -262,7 +262,8 @@ func u32to64(v *uint32) *int64 {
 }
 
 // countFolder examines the folder (read-only) and counts messages before
-// and at/after the cutoff by INTERNALDATE.
+// and at/after the cutoff by INTERNALDATE, and before the cutoff's day by
+// Date header (SentBeforeCutoff).
 //
 // SEARCH BEFORE/SINCE compare dates only, in the server's time zone (RFC
 // 9051 6.4.4), which the client cannot know. Whatever that zone (UTC-12 to
@@ -292,7 +293,7 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 	}
 	if n == 0 {
 		zero := int64(0)
-		f.BeforeCutoff, f.AfterCutoff = &zero, &zero
+		f.BeforeCutoff, f.AfterCutoff, f.SentBeforeCutoff = &zero, &zero, &zero
 		return nil
 	}
 
@@ -326,6 +327,16 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 	if err != nil {
 		return err
 	}
+	// The Date header, for restores that reset INTERNALDATE to the restore
+	// time. SENTBEFORE compares whole days of the header's own date (RFC
+	// 9051 6.4.4) and FETCH may not read headers here (UID, INTERNALDATE
+	// and RFC822.SIZE only), so this counts mail dated before the cutoff's
+	// UTC day: a lower bound missing up to a day's mail.
+	sent, err := count("SENTBEFORE", &imap.SearchCriteria{SentBefore: day})
+	if err != nil {
+		return err
+	}
+	f.SentBeforeCutoff = &sent
 
 	var mid *imap.SearchData
 	err = s.step(ctx, p.to.Command, "SEARCH near cutoff", func() error {
