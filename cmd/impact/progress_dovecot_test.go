@@ -45,7 +45,7 @@ func TestRecreatedAndProgressDovecot(t *testing.T) {
 	srv := dovecottest.Start(t, fx, dovecottest.NoPenalty(), dovecottest.AuthFailureDelay(0))
 	dir := t.TempDir()
 	inv := filepath.Join(dir, "accounts.csv")
-	// fresh@ has no opening date: only the UIDVALIDITY heuristic says
+	// fresh@ has no opening date and no access: only the UIDVALIDITY heuristic says
 	// it ever had old mail.
 	writeTestFile(t, inv, "customer_id,email,segment,opened,access\n"+
 		"1,keep@isp.example,Residential,2015-05-12,imap\n"+
@@ -53,7 +53,7 @@ func TestRecreatedAndProgressDovecot(t *testing.T) {
 		"3,wiped@isp.example,Residential,2015-05-12,imap\n"+
 		"4,later@isp.example,Residential,2015-05-12,imap\n"+
 		"5,breaks@isp.example,Business,2015-05-12,imap\n"+
-		"6,fresh@isp.example,Residential,,imap\n"+
+		"6,fresh@isp.example,Residential,,\n"+
 		"7,restored@isp.example,Residential,2015-05-12,imap\n")
 
 	scanA := filepath.Join(dir, "a.jsonl")

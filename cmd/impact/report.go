@@ -85,6 +85,19 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	if o.report == "" {
 		return usageErr("--report is required, e.g. --report impact.xlsx")
 	}
+	if !strings.EqualFold(filepath.Ext(o.report), ".xlsx") {
+		return usageErr("--report %q: the workbook must end in .xlsx", o.report)
+	}
+	inputs := []namedPath{{"--inventory", o.inventory}, {"--rules", o.rules}, {"--baseline", o.baseline}}
+	for _, p := range o.results {
+		inputs = append(inputs, namedPath{"--results", p})
+	}
+	for _, p := range o.previous {
+		inputs = append(inputs, namedPath{"--previous", p})
+	}
+	if err := checkPaths(inputs, []namedPath{{"--report", o.report}}, o.csvDir); err != nil {
+		return err
+	}
 	if err := o.reportFlags.check(); err != nil {
 		return err
 	}

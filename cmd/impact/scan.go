@@ -171,6 +171,18 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 	if o.report != "" && !strings.EqualFold(filepath.Ext(o.report), ".xlsx") {
 		return cutoff, usageErr("--report %q: the workbook must end in .xlsx", o.report)
 	}
+	if strings.EqualFold(filepath.Ext(o.results), ".xlsx") {
+		return cutoff, usageErr("--results %q: the results file is JSON Lines; name it .jsonl (the workbook goes to --report)", o.results)
+	}
+	inputs := []namedPath{{"--inventory", o.inventory}, {"--rules", o.rules}, {"--ca-file", o.caFile},
+		{"--master-password-file", o.masterPasswordFile}, {"--baseline", o.baseline}}
+	for _, p := range o.previous {
+		inputs = append(inputs, namedPath{"--previous", p})
+	}
+	outputs := []namedPath{{"--results", o.results}, {"--report", o.reportPath()}, {"--trace-imap", o.traceFile}}
+	if err := checkPaths(inputs, outputs, o.csvDir); err != nil {
+		return cutoff, err
+	}
 	if o.workers < 1 || o.workers > 256 {
 		return cutoff, usageErr("--workers %d: want 1 to 256", o.workers)
 	}
@@ -282,6 +294,11 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	if len(inv.Entries) == 0 {
 		return usageErr("inventory %s holds no mailboxes", o.inventory)
 	}
+	if _, ok := inv.Columns[inventory.FieldCreated]; !ok && o.baseline == "" {
+		fmt.Fprintln(e.stderr, "warning: the inventory has no created (account opening date) column and no --baseline is given:\n"+
+			"  a mailbox wiped and re-created empty cannot be told from a new one unless its access column says imap/webmail;\n"+
+			"  such mailboxes are reported no_old_mail, not missing_old_mail. Add the opening date, or pass --baseline.")
+	}
 	shardK, shardN, _ := parseShard(o.shard)
 	entries := inShard(inv.Entries, shardK, shardN)
 	level, _ := parseLevel(o.logLevel)
@@ -291,8 +308,11 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	if !o.fresh {
 		if _, err := os.Stat(o.results); err == nil {
 			prior, err = readPrior(o.results, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
+			if err != nil && prior.last == nil && prior.records == 0 {
+				return usageErr("--results %s is not a results file of impact scan (%v): name another file", o.results, err)
+			}
 			if err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("%w (move the file away or pass --fresh to start over)", err)}
+				return usageErr("%v: the records before that line are intact; repair or delete the damaged line and rerun (--fresh would discard them all)", err)
 			}
 			if err := compatible(prior.last, o, cutoff, shardLabel(shardK, shardN)); err != nil {
 				return err

@@ -61,6 +61,7 @@ func TestDecide(t *testing.T) {
 		{"pop3", results.Mailbox{Login: okLogin, Created: "2019-03-01", Access: "pop3", Folders: []results.Folder{folder(0)}}, results.ImpactNoOldMail, "pop3"},
 		{"opened after cutoff", results.Mailbox{Login: okLogin, Created: "2026-11-30", Access: "imap", Folders: []results.Folder{folder(0)}}, results.ImpactNoOldMail, "after the cutoff"},
 		{"no evidence", results.Mailbox{Login: okLogin, Folders: []results.Folder{folder(0)}}, results.ImpactNoOldMail, "no inventory evidence"},
+		{"access imap, no opening date", results.Mailbox{Login: okLogin, Access: "webmail", Folders: []results.Folder{folder(0)}}, results.ImpactMissingOldMail, "opening date unknown"},
 		{"uncounted folder, nothing found", results.Mailbox{Login: okLogin, Created: "2019-03-01", Folders: []results.Folder{folder(0), {Name: "Sent", Countable: true, Error: "timeout"}}}, results.ImpactProbeError, "counts incomplete"},
 		{"uncounted folder but old mail found elsewhere", results.Mailbox{Login: okLogin, Folders: []results.Folder{folder(2), {Name: "Sent", Countable: true}}}, results.ImpactOK, "2 messages"},
 		{"noselect folder is not counted", results.Mailbox{Login: okLogin, Folders: []results.Folder{folder(1), {Name: "Archiv", Countable: false}}}, results.ImpactOK, "1 messages"},

@@ -213,6 +213,8 @@ func verdict(rec *results.Mailbox, cutoff time.Time, r *Rules, ev *Evidence) (re
 			how = "access " + access + ", not named in the rules"
 		}
 		return results.ImpactMissingOldMail, "inventory: opened " + rec.Created + " before the cutoff (" + how + "); no mail before the cutoff on the server"
+	case access != "" && inFold(r.OldMail.KeptOnServer, access):
+		return results.ImpactMissingOldMail, "inventory: access " + access + " (mail kept on the server), opening date unknown; no mail before the cutoff on the server"
 	default:
 		return results.ImpactNoOldMail, "no mail before the cutoff and no inventory evidence that there was any"
 	}

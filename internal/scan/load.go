@@ -146,7 +146,9 @@ func (p *penalty) observe(loginMS, restMS int64, refused bool) bool {
 	if refused {
 		p.refusals++
 	}
-	isHeld := loginMS >= heldMS && restMS < heldMS/3
+	// A refused login is slow by itself (auth_failure_delay, 2 s): only a
+	// login that then succeeds shows the penalty holding it.
+	isHeld := !refused && loginMS >= heldMS && restMS < heldMS/3
 	if isHeld {
 		p.held++
 		p.wait += time.Duration(loginMS) * time.Millisecond
