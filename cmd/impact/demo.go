@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -38,8 +39,8 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if *workers < 1 || *workers > 256 {
 		return usageErr("--workers %d: want 1 to 256", *workers)
 	}
-	if err := os.MkdirAll(*out, 0o700); err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("--out: %w", err)}
+	if err := demoDir(*out); err != nil {
+		return err
 	}
 
 	cutoff := lastSunday8(time.Now())
@@ -89,6 +90,30 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("demo: %d verdicts differ from the seeded incident", len(inc.Mailboxes)-match)
 	}
 	return scanErr
+}
+
+// demoMarker marks a directory as the demo's own, so a rerun may replace
+// the files in it.
+const demoMarker = ".impact-demo"
+
+// demoDir makes the demo's output directory. It refuses a directory that
+// holds anything not made by the demo: --out . in a working directory would
+// otherwise replace a real accounts.csv or scan.jsonl.
+func demoDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--out: %w", err)}
+	case len(ents) > 0:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return usageErr("--out %s already holds files the demo did not make; the demo writes accounts.csv, scan.jsonl and impact.xlsx: give it a new or empty directory", dir)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--out: %w", err)}
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("made by impact demo: its files here are replaced on every run\n"), 0o600)
 }
 
 // lastSunday8 is the most recent Sunday 08:00 UTC at least a day before now,

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,7 +117,18 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 		}
 		entries = inv.Entries
 	}
-	rep, err := writeReportsFrom(o.results, reportSettings{
+	// A first interrupt stops the report before it writes anything: there
+	// are no probes in flight to wait for.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.drain:
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	rep, err := writeReportsUntil(rctx, o.results, reportSettings{
 		path: o.report, rules: rules, playbook: pb, inventory: entries, title: o.title, reportFlags: o.reportFlags,
 		evidenceFlags: &o.evidenceFlags,
 	}, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
@@ -150,6 +162,9 @@ type reportSettings struct {
 	playbook  *playbook.Playbook // nil: the defaults
 	inventory []inventory.Entry  // nil: count not-probed mailboxes from the scan headers
 	title     string
+	// replace writes over an earlier workbook without keeping it (the
+	// demo's own files).
+	replace bool
 	reportFlags
 	// evidence is what the verdicts use beyond the probe; nil: read from
 	// evidenceFlags once the cutoff is known (the report's results
@@ -163,6 +178,7 @@ type reportResult struct {
 	probeErrors int
 	counts      map[results.Impact]int
 	csvFiles    []string
+	kept        string // where the workbook this one replaced was kept
 }
 
 // writeReports writes the workbook (and CSV) from results already loaded.
@@ -187,6 +203,12 @@ func writeReports(set *results.Set, s reportSettings) (*reportResult, error) {
 // mailboxes fit in a few hundred MB. warn receives what was skipped (a torn
 // last line).
 func writeReportsFrom(paths []string, s reportSettings, warn func(string)) (*reportResult, error) {
+	return writeReportsUntil(context.Background(), paths, s, warn)
+}
+
+// writeReportsUntil is writeReportsFrom that gives up when ctx ends, before
+// any file is written.
+func writeReportsUntil(ctx context.Context, paths []string, s reportSettings, warn func(string)) (*reportResult, error) {
 	var b *reportBuilder
 	var ends []results.End
 	err := results.Stream(paths, func(sc *results.Scan) error {
@@ -200,8 +222,14 @@ func writeReportsFrom(paths []string, s reportSettings, warn func(string)) (*rep
 		if b == nil {
 			return errors.New("mailbox record before the scan header: not a results file of impact scan")
 		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		return b.add(m)
 	}, func(end *results.End) { ends = append(ends, *end) }, warn)
+	if ctx.Err() != nil {
+		return nil, &exitError{code: exitInterrupt, err: errors.New("interrupted: no workbook written")}
+	}
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
@@ -328,8 +356,9 @@ func (b *reportBuilder) add(m *results.Mailbox) error {
 func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 	s := b.s
 	recs := b.b.Records()
-	notProbed := 0
+	notProbed, inventoryTotal := 0, 0
 	if s.inventory != nil {
+		inventoryTotal = len(s.inventory)
 		for _, en := range s.inventory {
 			if !recs.Has(en.Mailbox) {
 				notProbed++
@@ -342,11 +371,10 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 		for _, sc := range b.scans {
 			latest[sc.Shard] = sc.Mailboxes
 		}
-		total := 0
 		for _, n := range latest {
-			total += n
+			inventoryTotal += n
 		}
-		notProbed = max(0, total-recs.Mailboxes())
+		notProbed = max(0, inventoryTotal-recs.Mailboxes())
 	}
 	r := &reportResult{counts: map[results.Impact]int{}}
 	for _, i := range results.Impacts {
@@ -366,6 +394,7 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 		Started:   b.scans[0].StartedAt,
 		Complete:  notProbed == 0,
 		NotProbed: notProbed,
+		Inventory: inventoryTotal,
 		Records:   recs,
 		Location:  b.cutoff.Location(),
 		Ends:      ends,
@@ -376,6 +405,13 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 	r.Baseline = b.baselineGaps()
 	r.Progress = b.progressReport(recs)
 	opts := export.Options{Queues: s.queues, Redact: s.redact, Playbook: s.playbook}
+	if !s.replace {
+		kept, err := keepPrevious(s.path)
+		if err != nil {
+			return nil, err
+		}
+		r.kept = kept
+	}
 	if err := export.WriteWorkbook(s.path, r.Report, opts); err != nil {
 		return nil, err
 	}
@@ -458,6 +494,34 @@ func (b *reportBuilder) progressReport(recs *export.Records) *export.Progress {
 	return p
 }
 
+// keepPrevious keeps a workbook about to be replaced under a name with its
+// time, e.g. impact.2026-11-29T0412.xlsx: agents may have filled in its
+// queue sheets (outcomes, notes). It is a hard link, so the old file stays
+// at its place until the new one is renamed over it. "" when there was
+// none.
+func keepPrevious(path string) (string, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	ext := filepath.Ext(path)
+	base := strings.TrimSuffix(path, ext) + "." + st.ModTime().UTC().Format("2006-01-02T150405")
+	kept := base + ext
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(kept); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		kept = fmt.Sprintf("%s-%d%s", base, i, ext)
+	}
+	if err := os.Link(path, kept); err != nil {
+		return "", fmt.Errorf("keep the previous workbook %s: %w", path, err)
+	}
+	return kept, nil
+}
+
 func printSummary(w io.Writer, r *reportResult, started time.Time, resultsPath, reportPath string) {
 	fmt.Fprintf(w, "\nMailboxes: %s\n", impactCounts(r.counts))
 	fmt.Fprintf(w, "Accounts:  %d impacted of %d\n", r.Records.Impacted(), r.Records.Accounts())
@@ -480,6 +544,9 @@ func printSummary(w io.Writer, r *reportResult, started time.Time, resultsPath, 
 			p.Counts[classify.ProgressUnchangedOK], p.Counts[classify.ProgressNotInPrevious])
 	}
 	fmt.Fprintf(w, "Workbook:  %s\n", reportPath)
+	if r.kept != "" {
+		fmt.Fprintf(w, "           (the workbook it replaced, with any outcomes agents entered, is kept as %s)\n", r.kept)
+	}
 	if len(r.csvFiles) > 0 {
 		fmt.Fprintf(w, "CSV:       %d files in %s\n", len(r.csvFiles), filepath.Dir(r.csvFiles[0]))
 	}

@@ -485,7 +485,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	}
 
 	rep, err := writeReportsFrom([]string{o.results}, reportSettings{path: o.reportPath(), rules: rules, playbook: pb,
-		inventory: entries, title: o.title, reportFlags: o.reportFlags, evidence: ev, evidenceFlags: &o.evidenceFlags}, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
+		inventory: entries, title: o.title, reportFlags: o.reportFlags, replace: hooks != nil, evidence: ev, evidenceFlags: &o.evidenceFlags}, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
 	if err != nil {
 		return fmt.Errorf("write report: %w (the results in %s are intact; rerun with impact report)", err, o.results)
 	}

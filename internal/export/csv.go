@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -163,13 +164,17 @@ func csvField(v *value, loc *time.Location) string {
 }
 
 // neutralise prefixes a text a spreadsheet would take for a formula with a
-// single quote (OWASP, CSV injection).
+// single quote (OWASP, CSV injection). An international phone number
+// ("+49 30 1234-5") is left alone: digits and separators call no function,
+// and a quote in front would break every dialler and CRM import.
 func neutralise(s string) string {
-	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 && !phoneNumber.MatchString(s) {
 		return "'" + s
 	}
 	return s
 }
+
+var phoneNumber = regexp.MustCompile(`^\+[0-9][0-9 ()./-]*$`)
 
 // summaryTable is the Summary as a CSV table of figures: its lines, then
 // every cell of its tables as "table: row, column".

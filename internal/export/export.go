@@ -44,6 +44,9 @@ type Report struct {
 	Complete bool
 	// NotProbed is the number of inventory mailboxes with no record yet.
 	NotProbed int
+	// Inventory is the number of mailboxes the scans set out to probe (all
+	// shards together); 0 when not known.
+	Inventory int
 	// Records holds every mailbox and account, made by a Builder; nil
 	// means none.
 	Records *Records

@@ -135,6 +135,7 @@ func reportOf(recs []*results.Mailbox) *Report {
 		Finished:  probedAt.Add(time.Hour),
 		Complete:  false,
 		NotProbed: 2,
+		Inventory: 9,
 		Records:   mustBuild(recs),
 		Location:  cet,
 	}
@@ -1032,7 +1033,7 @@ func TestHelpers(t *testing.T) {
 		t.Errorf("affected(2000 mailboxes) = ...%q (%d chars)", got[max(0, len(got)-60):], len(got))
 	}
 	tests := []struct{ in, want string }{
-		{"=1+2", "'=1+2"}, {"+41 44", "'+41 44"}, {"-5", "'-5"}, {"@x", "'@x"}, {"\tx", "'\tx"}, {"\rx", "'\rx"},
+		{"=1+2", "'=1+2"}, {"+41 44", "+41 44"}, {"+49 (30) 1234-5", "+49 (30) 1234-5"}, {"+1+1", "'+1+1"}, {"+SUM(A1)", "'+SUM(A1)"}, {"-5", "'-5"}, {"@x", "'@x"}, {"\tx", "'\tx"}, {"\rx", "'\rx"},
 		{"a=b", "a=b"}, {"", ""}, {" =x", " =x"}, {"'x", "'x"},
 	}
 	for _, tt := range tests {

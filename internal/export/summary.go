@@ -170,8 +170,8 @@ func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
 	if v.opts.Redact {
 		lines = append(lines, summaryLine{label: "Redacted", val: text("no customer contacts, no server text: safe to share more widely"), tone: strong})
 	}
-	if len(r.Scans) > 0 {
-		lines = append(lines, summaryLine{label: "Mailboxes in inventory", val: num(r.Scans[len(r.Scans)-1].Mailboxes)})
+	if r.Inventory > 0 {
+		lines = append(lines, summaryLine{label: "Mailboxes in inventory", val: num(r.Inventory)})
 	}
 	lines = append(lines, loadLines(r.Ends)...)
 	lines = append(lines, v.evidenceLines()...)
