@@ -125,7 +125,8 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 	if o.cutoff == "" {
 		return cutoff, usageErr("--cutoff is required: the incident time with its zone, e.g. --cutoff 2006-07-09T08:00:00+01:00")
 	}
-	cutoff, err = time.Parse(time.RFC3339, o.cutoff)
+	// RFC 3339 allows a lowercase t and z; Go's parser wants them upper.
+	cutoff, err = time.Parse(time.RFC3339, strings.ToUpper(o.cutoff))
 	if err != nil {
 		return cutoff, usageErr("--cutoff %q: want RFC 3339 with a zone, e.g. 2006-07-09T08:00:00+01:00 or 2006-07-09T07:00:00Z", o.cutoff)
 	}
@@ -235,6 +236,11 @@ func cmdScan(ctx context.Context, e *env, args []string) error {
 	var o scanOptions
 	fs := newFlagSet("scan", e, "impact scan --inventory FILE --server HOST:PORT --cutoff TIME --results FILE [flags]", scanAbout, scanExamples)
 	scanFlags(fs, &o)
+	for _, a := range args {
+		if f := strings.TrimLeft(a, "-"); a != f && (f == "master-password" || strings.HasPrefix(f, "master-password=") || f == "password" || strings.HasPrefix(f, "password=")) {
+			return usageErr("the master password is never taken from the command line (ps and shell history would show it): set IMPACT_MASTER_PASSWORD, use --master-password-file FILE, or answer the prompt")
+		}
+	}
 	if err := parse(fs, e, args); err != nil {
 		return err
 	}
@@ -307,7 +313,9 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	var prior *priorScan
 	if !o.fresh {
 		if _, err := os.Stat(o.results); err == nil {
-			prior, err = readPrior(o.results, func(w string) { fmt.Fprintln(e.stderr, "warning:", w) })
+			// A torn last line is reported once, when the file is opened
+			// for appending and the line cut off.
+			prior, err = readPrior(o.results, func(string) {})
 			if err != nil && prior.last == nil && prior.records == 0 {
 				return usageErr("--results %s is not a results file of impact scan (%v): name another file", o.results, err)
 			}
@@ -322,6 +330,18 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	todo := pending(entries, prior)
 
 	if o.dryRun {
+		// What the real run would refuse, short of connecting.
+		if _, err := tlsConfig(o); err != nil {
+			return err
+		}
+		if hooks == nil && o.auth != string(scan.AuthPassword) && o.masterPasswordFile == "" && e.getenv("IMPACT_MASTER_PASSWORD") == "" {
+			fmt.Fprintln(e.stderr, "note: no master password yet: set IMPACT_MASTER_PASSWORD or use --master-password-file, or the scan will ask for it on the terminal")
+		}
+		if o.masterPasswordFile != "" {
+			if _, err := masterPassword(e, o); err != nil {
+				return err
+			}
+		}
 		return dryRun(e, o, cutoff, inv, rules, todo)
 	}
 
@@ -367,7 +387,12 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		if errors.As(err, &se) {
 			return &exitError{code: exitUsage, err: err}
 		}
-		return &exitError{code: exitUsage, err: fmt.Errorf("%w (is --server right and reachable? nothing was scanned)", err)}
+		hint := "is --server right and reachable? nothing was scanned"
+		var te *scan.TimeoutError
+		if errors.As(err, &te) && o.tlsMode != string(scan.TLSImplicit) {
+			hint = "no greeting in plaintext: if this is an implicit-TLS port (993), use --tls implicit; nothing was scanned"
+		}
+		return &exitError{code: exitUsage, err: fmt.Errorf("%w (%s)", err, hint)}
 	}
 	printTarget(e.stderr, &target)
 
