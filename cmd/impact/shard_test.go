@@ -141,3 +141,18 @@ func TestShardsMergeToSingleScan(t *testing.T) {
 		}
 	}
 }
+
+func TestFailuresLast(t *testing.T) {
+	var todo []inventory.Entry
+	for _, m := range []string{"a", "b", "c", "d", "e"} {
+		todo = append(todo, inventory.Entry{Mailbox: m})
+	}
+	got, n := failuresLast(todo, map[string]bool{"b": true, "d": true, "c": false})
+	var order []string
+	for _, e := range got {
+		order = append(order, e.Mailbox)
+	}
+	if n != 2 || strings.Join(order, "") != "acebd" {
+		t.Errorf("order %v, %d moved; want a c e b d, 2", order, n)
+	}
+}

@@ -110,7 +110,21 @@ func BenchmarkDovecotPenalty(b *testing.B) {
 		if !penalty {
 			opts = append(opts, dovecottest.NoPenalty())
 		}
-		srv, es := benchFixture(b, 0.10, opts...)
+		fx := dovecottest.GenerateFixture(benchMailboxes(), 0.10, cutoff)
+		srv := dovecottest.Start(b, fx, opts...)
+		var es, present, absent []inventory.Entry
+		for _, u := range fx.Users {
+			e := inventory.Entry{Mailbox: u.Name, AccountID: u.Name}
+			es = append(es, e)
+			if u.Absent {
+				absent = append(absent, e)
+			} else {
+				present = append(present, e)
+			}
+		}
+		// What a rescan with --previous does: the mailboxes known to be
+		// gone go last, together.
+		known := append(present, absent...)
 		cfg := Config{Server: srv.Addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: srv.MasterUser, MasterPassword: srv.MasterPassword, Cutoff: cutoff}
 		for _, w := range benchWorkers([]int{16, 64}) {
 			b.Run(fmt.Sprintf("penalty=%v/workers=%d", penalty, w), func(b *testing.B) {
@@ -118,6 +132,13 @@ func BenchmarkDovecotPenalty(b *testing.B) {
 					scanOnce(b, cfg, es, RunConfig{Workers: w, LoginRate: 10000}, false)
 				}
 			})
+			if penalty {
+				b.Run(fmt.Sprintf("penalty=%v/workers=%d/failures-last", penalty, w), func(b *testing.B) {
+					for range b.N {
+						scanOnce(b, cfg, known, RunConfig{Workers: w, LoginRate: 10000}, false)
+					}
+				})
+			}
 		}
 	}
 }
