@@ -28,43 +28,10 @@ func readCSV(path, name string, opts Options) (*Inventory, error) {
 	}
 	defer f.Close()
 
-	br := bufio.NewReaderSize(f, 64<<10)
-	// The start of the file decides the encoding, the sep= line and the
-	// separator; Peek leaves it in place for the CSV reader.
-	start, err := br.Peek(br.Size())
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read inventory %s: %w", name, err)
+	r, lineOffset, comma, err := newCSVReader(f, name)
+	if err != nil {
+		return nil, err
 	}
-	if bytes.HasPrefix(start, []byte{0xFF, 0xFE}) || bytes.HasPrefix(start, []byte{0xFE, 0xFF}) {
-		return nil, &RowError{File: name, Line: 1, Msg: `the file is UTF-16 (Excel "Unicode Text"); save it as "CSV UTF-8 (Comma delimited)"`}
-	}
-	skip, lineOffset := 0, 0
-	if bytes.HasPrefix(start, utf8BOM) {
-		skip = len(utf8BOM)
-	}
-	var comma rune
-	first, _, hasNL := bytes.Cut(start[skip:], []byte{'\n'})
-	if c, ok := sepLine(first); ok {
-		if !validComma(c) {
-			return nil, &RowError{File: name, Line: 1, Msg: fmt.Sprintf("the sep= line names %q, which cannot separate fields", c)}
-		}
-		comma = c
-		skip += len(first)
-		if hasNL {
-			skip++
-		}
-		lineOffset = 1
-	} else {
-		comma = detectComma(start[skip:])
-	}
-	if _, err := br.Discard(skip); err != nil {
-		return nil, fmt.Errorf("read inventory %s: %w", name, err)
-	}
-
-	r := csv.NewReader(br)
-	r.Comma = comma
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
 	// TrimLeadingSpace stays off: it would cut spaces that belong to a
 	// password, and eat empty fields of tab-separated files.
 
@@ -111,7 +78,7 @@ func readCSV(path, name string, opts Options) (*Inventory, error) {
 	b.fieldLine = lineOf
 	var size int64
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-		size = st.Size() - int64(skip)
+		size = st.Size() // the few bytes before the first row do not matter to an estimate
 	}
 	headerEnd := r.InputOffset()
 	for rows := 0; ; rows++ {
@@ -262,4 +229,47 @@ func quoteMsg(pe *csv.ParseError) string {
 	default:
 		return pe.Err.Error()
 	}
+}
+
+// newCSVReader reads what the start of a CSV file decides (encoding, a
+// BOM, Excel's sep= line, the separator) and returns a reader positioned at
+// the first row, with the number of lines before it.
+func newCSVReader(f io.Reader, name string) (r *csv.Reader, lineOffset int, comma rune, err error) {
+	br := bufio.NewReaderSize(f, 64<<10)
+	// The start of the file decides the encoding, the sep= line and the
+	// separator; Peek leaves it in place for the CSV reader.
+	start, err := br.Peek(br.Size())
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, 0, fmt.Errorf("read %s: %w", name, err)
+	}
+	if bytes.HasPrefix(start, []byte{0xFF, 0xFE}) || bytes.HasPrefix(start, []byte{0xFE, 0xFF}) {
+		return nil, 0, 0, &RowError{File: name, Line: 1, Msg: `the file is UTF-16 (Excel "Unicode Text"); save it as "CSV UTF-8 (Comma delimited)"`}
+	}
+	skip := 0
+	if bytes.HasPrefix(start, utf8BOM) {
+		skip = len(utf8BOM)
+	}
+	first, _, hasNL := bytes.Cut(start[skip:], []byte{'\n'})
+	if c, ok := sepLine(first); ok {
+		if !validComma(c) {
+			return nil, 0, 0, &RowError{File: name, Line: 1, Msg: fmt.Sprintf("the sep= line names %q, which cannot separate fields", c)}
+		}
+		comma = c
+		skip += len(first)
+		if hasNL {
+			skip++
+		}
+		lineOffset = 1
+	} else {
+		comma = detectComma(start[skip:])
+	}
+	if _, err := br.Discard(skip); err != nil {
+		return nil, 0, 0, fmt.Errorf("read %s: %w", name, err)
+	}
+
+	r = csv.NewReader(br)
+	r.Comma = comma
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	return r, lineOffset, comma, nil
 }

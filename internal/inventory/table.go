@@ -2,9 +2,6 @@ package inventory
 
 import (
 	"archive/zip"
-	"bufio"
-	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -69,40 +66,10 @@ func tableCSV(path, name string, header, row func(TableRow) error) error {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 64<<10)
-	start, err := br.Peek(br.Size())
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read %s: %w", name, err)
+	r, lineOffset, _, err := newCSVReader(f, name)
+	if err != nil {
+		return err
 	}
-	if bytes.HasPrefix(start, []byte{0xFF, 0xFE}) || bytes.HasPrefix(start, []byte{0xFE, 0xFF}) {
-		return &RowError{File: name, Line: 1, Msg: `the file is UTF-16 (Excel "Unicode Text"); save it as "CSV UTF-8 (Comma delimited)"`}
-	}
-	skip, lineOffset := 0, 0
-	if bytes.HasPrefix(start, utf8BOM) {
-		skip = len(utf8BOM)
-	}
-	var comma rune
-	first, _, hasNL := bytes.Cut(start[skip:], []byte{'\n'})
-	if c, ok := sepLine(first); ok {
-		if !validComma(c) {
-			return &RowError{File: name, Line: 1, Msg: fmt.Sprintf("the sep= line names %q, which cannot separate fields", c)}
-		}
-		comma = c
-		skip += len(first)
-		if hasNL {
-			skip++
-		}
-		lineOffset = 1
-	} else {
-		comma = detectComma(start[skip:])
-	}
-	if _, err := br.Discard(skip); err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
-	}
-	r := csv.NewReader(br)
-	r.Comma = comma
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
 	lineOf := func(col int) int {
 		line, _ := r.FieldPos(col)
 		return line + lineOffset
