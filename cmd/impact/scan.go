@@ -437,7 +437,6 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		perAccount[inv.Entries[i].AccountID]++
 	}
 	prog := newProgress(e.stderr, len(todo))
-	counts := map[results.Impact]int{}
 	probed := 0
 	var advice []string
 	limit, penaltySeen := o.workers, false
@@ -480,7 +479,6 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 			}
 		}
 		probed++
-		counts[rec.Impact]++
 		prog.done(&rec)
 		return nil
 	}
