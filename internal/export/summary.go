@@ -492,11 +492,12 @@ func writeTop(w *sheetWriter, st *styles, v *view, fig *summaryFigures, row int)
 // addImpactChart draws a clustered bar chart of mailboxes by customer type
 // (categories) and impact (one series each, in the impact's colour), fed
 // from the mailbox table whose title is at row mailboxesAt.
-func addImpactChart(f *excelize.File, accountsAt, mailboxesAt int) error {
-	header := mailboxesAt + 1
-	first, last := header+1, header+len(customerTypes())
+// impactSeries makes one chart series per impact, in its colour, from a
+// Summary table: the impacts' names in the header row (from column B),
+// categories in column A, values in rows first to last.
+func impactSeries(header, first, last int, impacts []results.Impact) []excelize.ChartSeries {
 	var series []excelize.ChartSeries
-	for j, i := range results.Impacts {
+	for j, i := range impacts {
 		col, _ := excelize.ColumnNumberToName(2 + j)
 		series = append(series, excelize.ChartSeries{
 			Name:       fmt.Sprintf("%s!$%s$%d", summarySheet, col, header),
@@ -505,6 +506,13 @@ func addImpactChart(f *excelize.File, accountsAt, mailboxesAt int) error {
 			Fill:       excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{impactColour(i)}},
 		})
 	}
+	return series
+}
+
+func addImpactChart(f *excelize.File, accountsAt, mailboxesAt int) error {
+	header := mailboxesAt + 1
+	first, last := header+1, header+len(customerTypes())
+	series := impactSeries(header, first, last, results.Impacts)
 	noVary := false
 	chart := &excelize.Chart{
 		Type: excelize.Bar,
@@ -529,16 +537,7 @@ func addImpactChart(f *excelize.File, accountsAt, mailboxesAt int) error {
 func addTopChart(f *excelize.File, at, topAt, n int) error {
 	header := topAt + 1
 	first, last := header+1, header+n
-	var series []excelize.ChartSeries
-	for j, i := range []results.Impact{results.ImpactLoginFailed, results.ImpactMissingOldMail} {
-		col, _ := excelize.ColumnNumberToName(2 + j)
-		series = append(series, excelize.ChartSeries{
-			Name:       fmt.Sprintf("%s!$%s$%d", summarySheet, col, header),
-			Categories: fmt.Sprintf("%s!$A$%d:$A$%d", summarySheet, first, last),
-			Values:     fmt.Sprintf("%s!$%s$%d:$%s$%d", summarySheet, col, first, col, last),
-			Fill:       excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{impactColour(i)}},
-		})
-	}
+	series := impactSeries(header, first, last, []results.Impact{results.ImpactLoginFailed, results.ImpactMissingOldMail})
 	noVary := false
 	chart := &excelize.Chart{
 		Type:       excelize.BarStacked,

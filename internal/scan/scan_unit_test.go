@@ -147,9 +147,9 @@ func TestTraceRedactsCredentials(t *testing.T) {
 	}
 }
 
-// silentServer accepts connections and never says a word: the scan must
-// give up on the greeting, not hang.
-func silentServer(t *testing.T) string {
+// serve accepts connections on a loopback port until the test ends and
+// hands each to handle, which closes it.
+func serve(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -162,10 +162,16 @@ func silentServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+			go handle(c)
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// silentServer accepts connections and never says a word: the scan must
+// give up on the greeting, not hang.
+func silentServer(t *testing.T) string {
+	return serve(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c); c.Close() })
 }
 
 func TestSilentServerTimesOut(t *testing.T) {

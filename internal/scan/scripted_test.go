@@ -17,52 +17,38 @@ import (
 // each command the untagged lines scripted for its name and a tagged OK.
 func scriptedServer(t *testing.T, greeting string, script map[string][]string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serve(t, func(c net.Conn) {
+		defer c.Close()
+		w := bufio.NewWriter(c)
+		w.WriteString("* " + greeting + "\r\n")
+		w.Flush()
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func(c net.Conn) {
-				defer c.Close()
-				w := bufio.NewWriter(c)
-				w.WriteString("* " + greeting + "\r\n")
-				w.Flush()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					f := strings.Fields(line)
-					if len(f) < 2 {
-						continue
-					}
-					tag, cmd := f[0], strings.ToUpper(f[1])
-					lines, ok := script[cmd]
-					if !ok {
-						lines = []string{tag + " BAD unexpected command " + cmd}
-					}
-					for _, l := range lines {
-						w.WriteString(strings.ReplaceAll(l, "$TAG", tag) + "\r\n")
-					}
-					if ok {
-						w.WriteString(tag + " OK done\r\n")
-					}
-					w.Flush()
-					if cmd == "LOGOUT" {
-						return
-					}
-				}
-			}(c)
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			tag, cmd := f[0], strings.ToUpper(f[1])
+			lines, ok := script[cmd]
+			if !ok {
+				lines = []string{tag + " BAD unexpected command " + cmd}
+			}
+			for _, l := range lines {
+				w.WriteString(strings.ReplaceAll(l, "$TAG", tag) + "\r\n")
+			}
+			if ok {
+				w.WriteString(tag + " OK done\r\n")
+			}
+			w.Flush()
+			if cmd == "LOGOUT" {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func probeScripted(t *testing.T, addr string) (error, string) {
