@@ -686,9 +686,10 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-// TestPrintSetup: every sheet prints landscape, one page wide, with the
-// incident and server in the page header; table sheets repeat their header
-// row on every page.
+// TestPrintSetup: every sheet prints landscape, as many pages wide as it
+// takes to keep the text readable (about landscapeChars characters a
+// page; the Summary on one), with the incident and server in the page
+// header; table sheets repeat their header row on every page.
 func TestPrintSetup(t *testing.T) {
 	path, f := writeFixture(t, fixture(), Options{Queues: 1})
 	for _, sheet := range f.GetSheetList() {
@@ -696,8 +697,23 @@ func TestPrintSetup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *lo.Orientation != "landscape" || lo.FitToWidth == nil || *lo.FitToWidth != 1 || lo.FitToHeight == nil || *lo.FitToHeight != 0 {
-			t.Errorf("%s: orientation %s, fit to width %v height %v", sheet, *lo.Orientation, lo.FitToWidth, lo.FitToHeight)
+		if *lo.Orientation != "landscape" || lo.FitToWidth == nil || *lo.FitToWidth < 1 || lo.FitToHeight == nil || *lo.FitToHeight != 0 {
+			t.Fatalf("%s: orientation %s, fit to width %v height %v", sheet, *lo.Orientation, lo.FitToWidth, lo.FitToHeight)
+		}
+		if sheet == "Summary" && *lo.FitToWidth != 1 {
+			t.Errorf("Summary prints %d pages wide, want 1", *lo.FitToWidth)
+		}
+		if sheet != "Summary" {
+			header, _ := f.GetRows(sheet)
+			var width float64
+			for c := range header[0] {
+				name, _ := excelize.ColumnNumberToName(c + 1)
+				w, _ := f.GetColWidth(sheet, name)
+				width += w
+			}
+			if per := width / float64(*lo.FitToWidth); per > landscapeChars || (*lo.FitToWidth > 1 && width/float64(*lo.FitToWidth-1) <= landscapeChars) {
+				t.Errorf("%s: %.0f characters wide on %d pages", sheet, width, *lo.FitToWidth)
+			}
 		}
 		props, err := f.GetSheetProps(sheet)
 		if err != nil || props.FitToPage == nil || !*props.FitToPage {

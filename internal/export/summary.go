@@ -389,7 +389,7 @@ func writeSummary(f *excelize.File, st *styles, v *view) error {
 			return err
 		}
 	}
-	return setupPrint(f, v, summarySheet, false)
+	return setupPrint(f, v, summarySheet, false, 1)
 }
 
 // writeCrosstab writes a titled table at row: a header row, one row per

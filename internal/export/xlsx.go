@@ -242,7 +242,7 @@ func frameTable(f *excelize.File, st *styles, v *view, t table, rows map[string]
 		}
 		// Filter, drop-downs and print setup must be on the worksheet
 		// before the stream writer copies its settings.
-		if err := setupSheet(f, v, name, t.columns, n); err != nil {
+		if err := setupSheet(f, v, name, t.columns, n, pagesWide(widths)); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		sw, err := f.NewStreamWriter(name)
@@ -307,7 +307,7 @@ func sheetPart(f *excelize.File, name string) (string, error) {
 // copies: the autofilter, drop-down lists, and the print setup (landscape,
 // one page wide, header row repeated, incident and server in the page
 // header).
-func setupSheet(f *excelize.File, v *view, name string, cols []column, n int) error {
+func setupSheet(f *excelize.File, v *view, name string, cols []column, n, pages int) error {
 	lastCol, _ := excelize.ColumnNumberToName(len(cols))
 	if err := f.AutoFilter(name, "A1:"+lastCol+strconv.Itoa(n+1), nil); err != nil {
 		return fmt.Errorf("autofilter: %w", err)
@@ -327,15 +327,30 @@ func setupSheet(f *excelize.File, v *view, name string, cols []column, n int) er
 			return fmt.Errorf("%s drop-down: %w", col.header, err)
 		}
 	}
-	return setupPrint(f, v, name, true)
+	return setupPrint(f, v, name, true, pages)
 }
 
-// setupPrint makes a sheet print readably: landscape, fit to one page wide
-// (as many pages long as it takes), the header row repeated on every page
-// when repeatHeader, and the incident and server in the page header.
-func setupPrint(f *excelize.File, v *view, name string, repeatHeader bool) error {
-	landscape, one, zero := "landscape", 1, 0
-	if err := f.SetPageLayout(name, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &one, FitToHeight: &zero}); err != nil {
+// landscapeChars is about how many characters of the default font a
+// landscape A4 or Letter page holds across at 100%.
+const landscapeChars = 150
+
+// pagesWide is how many landscape pages a table of these column widths
+// needs to print at a readable size (at least 1): fitting a wide sheet on
+// one page shrinks its text to a few points.
+func pagesWide(widths []float64) int {
+	var sum float64
+	for _, w := range widths {
+		sum += w
+	}
+	return max(1, int(math.Ceil(sum/landscapeChars)))
+}
+
+// setupPrint makes a sheet print readably: landscape, fit to pages pages
+// wide (as many pages long as it takes), the header row repeated on every
+// page when repeatHeader, and the incident and server in the page header.
+func setupPrint(f *excelize.File, v *view, name string, repeatHeader bool, pages int) error {
+	landscape, zero := "landscape", 0
+	if err := f.SetPageLayout(name, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &pages, FitToHeight: &zero}); err != nil {
 		return fmt.Errorf("page layout: %w", err)
 	}
 	fit := true
