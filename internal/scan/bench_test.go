@@ -91,6 +91,11 @@ func BenchmarkDovecotScan(b *testing.B) {
 				scanOnce(b, cfg, es, RunConfig{Workers: 16, LoginRate: 10000}, true)
 			}
 		})
+		b.Run(fmt.Sprintf("tls=%s/adaptive=8..16", tlsMode), func(b *testing.B) {
+			for range b.N {
+				scanOnce(b, cfg, es, RunConfig{Workers: 8, MaxConnections: 16, LoginRate: 10000}, false)
+			}
+		})
 		for _, w := range []int{1, 4, 8, 16, 32} {
 			b.Run(fmt.Sprintf("tls=%s/workers=%d", tlsMode, w), func(b *testing.B) {
 				for range b.N {
