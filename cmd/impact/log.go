@@ -27,7 +27,7 @@ func penaltyAdvice(t results.Target) string {
 		addr = h
 	}
 	return fmt.Sprintf(`Dovecot's authentication penalty is slowing this scan: after each failed login (a mailbox
-that is gone), the server makes every login from this scanner's address (%s) wait 2, 4, 8 or
+that is gone), the server makes every login from this scanner's address (%s) wait 4, 8 or
 15 s. The server is idle meanwhile; impact does not read this as overload. To remove it for the
 scan, on the IMAP server:
   - put %s in login_trusted_networks, on Dovecot versions that exempt trusted networks from

@@ -123,7 +123,7 @@ func (l *latency) observe(ms float64) bool {
 }
 
 // penalty recognises Dovecot's authentication penalty: after a failed
-// login, anvil holds every later login from the same address 2, 4, 8, then
+// login, anvil holds every later login from the same address 4, 8, then
 // 15 s (plus auth_failure_delay, 2 s, for the failing ones), while the
 // commands after login stay fast. Seen from the client: logins taking a
 // second and a half or more, after login refusals, with quick sessions.
