@@ -71,6 +71,10 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	scanErr := runScan(ctx, e, o, inc.Cutoff, &scanHooks{masterPassword: inc.MasterPassword, rules: demoRules()})
 
+	var ee *exitError
+	if errors.As(scanErr, &ee) && ee.code == exitInterrupt {
+		return &exitError{code: exitInterrupt, err: errors.New("interrupted (the demo starts afresh on every run)")}
+	}
 	// The demo knows the truth: say how the scan did against it.
 	got := make(map[string]results.Impact, len(inc.Mailboxes))
 	err = results.Stream([]string{o.results}, func(*results.Scan) error { return nil },

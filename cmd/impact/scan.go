@@ -190,8 +190,13 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 	if o.rate <= 0 {
 		return cutoff, usageErr("--rate %g: want a positive number of connections per second", o.rate)
 	}
-	if o.loginTimeout < time.Second || o.cmdTimeout < time.Second || o.connectTimeout < time.Second {
-		return cutoff, usageErr("timeouts must be at least 1s")
+	for _, t := range []struct {
+		flag string
+		d    time.Duration
+	}{{"--connect-timeout", o.connectTimeout}, {"--login-timeout", o.loginTimeout}, {"--timeout", o.cmdTimeout}} {
+		if t.d < time.Second {
+			return cutoff, usageErr("%s %s: want at least 1s, e.g. 30s", t.flag, t.d)
+		}
 	}
 	if o.maxConnections != 0 && o.maxConnections < o.workers {
 		return cutoff, usageErr("--max-connections %d is below --workers %d: concurrency starts at --workers", o.maxConnections, o.workers)

@@ -64,7 +64,7 @@ func TestDecide(t *testing.T) {
 		{"access imap, no opening date", results.Mailbox{Login: okLogin, Access: "webmail", Folders: []results.Folder{folder(0)}}, results.ImpactMissingOldMail, "opening date unknown"},
 		{"uncounted folder, nothing found", results.Mailbox{Login: okLogin, Created: "2019-03-01", Folders: []results.Folder{folder(0), {Name: "Sent", Countable: true, Error: "timeout"}}}, results.ImpactProbeError, "counts incomplete"},
 		{"uncounted folder but old mail found elsewhere", results.Mailbox{Login: okLogin, Folders: []results.Folder{folder(2), {Name: "Sent", Countable: true}}}, results.ImpactOK, "2 messages"},
-		{"noselect folder is not counted", results.Mailbox{Login: okLogin, Folders: []results.Folder{folder(1), {Name: "Archiv", Countable: false}}}, results.ImpactOK, "1 messages"},
+		{"noselect folder is not counted", results.Mailbox{Login: okLogin, Folders: []results.Folder{folder(1), {Name: "Archiv", Countable: false}}}, results.ImpactOK, "1 message before"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +152,8 @@ func TestLoadRules(t *testing.T) {
 		{"isp_domain = [\"x\"]\n", "unknown setting isp_domain"},
 		{"isp_domains = [\"x\"\n", "rules.toml:"},
 		{"[[product]]\nmatch = \"x\"\ntype = \"vip\"\n", `type must be "business" or "residential"`},
+		{"[types]\nbusiness = [\"pro\"]\nresidential = [\"Pro\"]\n", `"pro" is listed under both types.business and types.residential`},
+		{"[old_mail]\nnot_kept = [\"imap\"]\n", `"imap" is listed under both old_mail.kept_on_server and old_mail.not_kept`},
 	} {
 		_, err := LoadRules(write(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

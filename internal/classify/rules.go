@@ -107,7 +107,17 @@ func LoadRules(file string) (*Rules, error) {
 		keys = append(keys, k.String())
 	}
 	if len(keys) > 0 {
-		return nil, fmt.Errorf("%s: unknown setting %s (known: isp_domains, types.business, types.residential, product.match, product.type, old_mail.kept_on_server, old_mail.not_kept)", file, strings.Join(keys, ", "))
+		return nil, fmt.Errorf("%s: unknown setting %s (known: isp_domains, types.business, types.residential, product.match, product.type, old_mail.kept_on_server, old_mail.not_kept, playbook.IMPACT.TYPE.action/script)", file, strings.Join(keys, ", "))
+	}
+	for _, v := range r.Types.Business {
+		if inFold(r.Types.Residential, v) {
+			return nil, fmt.Errorf("%s: %q is listed under both types.business and types.residential", file, v)
+		}
+	}
+	for _, v := range r.OldMail.KeptOnServer {
+		if inFold(r.OldMail.NotKept, v) {
+			return nil, fmt.Errorf("%s: %q is listed under both old_mail.kept_on_server and old_mail.not_kept", file, v)
+		}
 	}
 	for i, p := range r.Product {
 		if _, err := path.Match(p.Match, ""); err != nil {

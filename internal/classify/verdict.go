@@ -186,9 +186,9 @@ func verdict(rec *results.Mailbox, cutoff time.Time, r *Rules, ev *Evidence) (re
 
 	if present > 0 {
 		if rec.DateMismatch {
-			return results.ImpactOK, datePrefix + fmt.Sprintf("%d messages before the cutoff", present) + recreatedNote(rec)
+			return results.ImpactOK, datePrefix + messagesBefore(present) + recreatedNote(rec)
 		}
-		return results.ImpactOK, fmt.Sprintf("%d messages before the cutoff", present) + recreatedNote(rec)
+		return results.ImpactOK, messagesBefore(present) + recreatedNote(rec)
 	}
 	if c.incomplete || rec.Error != "" {
 		return results.ImpactProbeError, "counts incomplete: " + firstNonEmpty(rec.Error, "a folder could not be counted")
@@ -391,4 +391,11 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+func messagesBefore(n int64) string {
+	if n == 1 {
+		return "1 message before the cutoff"
+	}
+	return fmt.Sprintf("%d messages before the cutoff", n)
 }
