@@ -131,8 +131,11 @@ func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
 		target = r.Scans[0].Target
 	}
 	verified := "no"
-	if target.Verified {
+	switch {
+	case target.Verified:
 		verified = "yes"
+	case target.CertSHA256 == "":
+		verified = "n/a: no TLS"
 	}
 	num := func(n int) value { return number(int64(n)) }
 	lines := []summaryLine{
@@ -369,7 +372,7 @@ func writeSummary(f *excelize.File, st *styles, v *view) error {
 	if err := f.SetColWidth(summarySheet, "A", "A", 28); err != nil {
 		return err
 	}
-	if err := f.SetColWidth(summarySheet, "B", "G", 16); err != nil {
+	if err := f.SetColWidth(summarySheet, "B", "G", 20); err != nil {
 		return err
 	}
 	if err := addImpactChart(f, accountsAt, mailboxesAt); err != nil {
