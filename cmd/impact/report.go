@@ -181,27 +181,9 @@ type reportResult struct {
 	kept        string // where the workbook this one replaced was kept
 }
 
-// writeReports writes the workbook (and CSV) from results already loaded.
-// The scan and impact report share everything after the records are read
-// (see build), so a report regenerated from a results file equals the
-// scan's own.
-func writeReports(set *results.Set, s reportSettings) (*reportResult, error) {
-	b, err := newReportBuilder(set.Scans, s)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range set.Mailboxes {
-		if err := b.add(m); err != nil {
-			return nil, err
-		}
-	}
-	return b.finish(set.Ends)
-}
-
 // writeReportsFrom writes the workbook (and CSV) from results files, read
-// one record at a time: only what the sheets show is kept, so a million
-// mailboxes fit in a few hundred MB. warn receives what was skipped (a torn
-// last line).
+// one record at a time. The scan and impact report both come here, so a
+// report regenerated from a results file equals the scan's own.
 func writeReportsFrom(paths []string, s reportSettings, warn func(string)) (*reportResult, error) {
 	return writeReportsUntil(context.Background(), paths, s, warn)
 }

@@ -1,7 +1,9 @@
 package classify
 
 import (
+	"cmp"
 	"sort"
+	"strings"
 
 	"github.com/impact-ops/impact/internal/results"
 )
@@ -35,12 +37,7 @@ func Accounts(recs []*results.Mailbox) []*Account {
 		a.MultiMailbox = len(a.Mailboxes) >= 2
 		for _, m := range a.Mailboxes {
 			m.MultiMailbox = a.MultiMailbox
-			switch {
-			case m.CustomerType == results.TypeBusiness:
-				a.CustomerType = results.TypeBusiness
-			case m.CustomerType == results.TypeResidential && a.CustomerType == results.TypeUnknown:
-				a.CustomerType = results.TypeResidential
-			}
+			a.CustomerType = MergeType(a.CustomerType, m.CustomerType)
 			if m.Impact.Severity() > a.Impact.Severity() {
 				a.Impact = m.Impact
 			}
@@ -53,16 +50,7 @@ func Accounts(recs []*results.Mailbox) []*Account {
 				a.ProbeErrors++
 			}
 		}
-		switch {
-		case a.CustomerType == results.TypeBusiness && a.MultiMailbox:
-			a.Tier = TierBusinessMulti
-		case a.CustomerType == results.TypeBusiness:
-			a.Tier = TierBusiness
-		case a.CustomerType == results.TypeUnknown:
-			a.Tier = TierUnknown
-		default:
-			a.Tier = TierResidential
-		}
+		a.Tier = TierOf(a.CustomerType, a.MultiMailbox)
 	}
 	sort.SliceStable(order, func(i, j int) bool { return less(order[i], order[j]) })
 	rank := 0
@@ -75,22 +63,70 @@ func Accounts(recs []*results.Mailbox) []*Account {
 	return order
 }
 
-func less(a, b *Account) bool {
-	ai, bi := a.Affected() > 0, b.Affected() > 0
-	if ai != bi {
-		return ai
+func less(a, b *Account) bool { return Compare(rankKey(a), rankKey(b)) < 0 }
+
+func rankKey(a *Account) RankKey {
+	return RankKey{ID: a.ID, Tier: a.Tier, LoginFailed: a.LoginFailed, Affected: a.Affected()}
+}
+
+// MergeType is an account's customer type after adding a mailbox of type
+// mailbox to an account so far of type account: business if any mailbox
+// is, else residential if any is, else unknown. Start from unknown.
+func MergeType(account, mailbox string) string {
+	switch {
+	case mailbox == results.TypeBusiness:
+		return results.TypeBusiness
+	case mailbox == results.TypeResidential && account == results.TypeUnknown:
+		return results.TypeResidential
 	}
-	if !ai {
-		return a.ID < b.ID
+	return account
+}
+
+// TierOf is the ranking tier of an account of a customer type.
+func TierOf(customerType string, multiMailbox bool) Tier {
+	switch {
+	case customerType == results.TypeBusiness && multiMailbox:
+		return TierBusinessMulti
+	case customerType == results.TypeBusiness:
+		return TierBusiness
+	case customerType == results.TypeUnknown:
+		return TierUnknown
+	default:
+		return TierResidential
 	}
-	if a.Tier != b.Tier {
-		return a.Tier < b.Tier
+}
+
+// RankKey is what ranking looks at in an account.
+type RankKey struct {
+	ID          string
+	Tier        Tier
+	LoginFailed int // mailboxes with login_failed
+	Affected    int // mailboxes that need action (login failed, old mail missing)
+}
+
+// Compare orders accounts for the ranking (README "Ranking"): impacted
+// (Affected > 0) before not, the others by ID; impacted ones by tier, then
+// a login failure before old mail missing only, then more affected
+// mailboxes, then ID in byte order. It returns -1, 0 or +1.
+func Compare(a, b RankKey) int {
+	ai, bi := a.Affected > 0, b.Affected > 0
+	switch {
+	case ai != bi:
+		return boolFirst(ai)
+	case !ai:
+		return strings.Compare(a.ID, b.ID)
+	case a.Tier != b.Tier:
+		return cmp.Compare(a.Tier, b.Tier)
+	case (a.LoginFailed > 0) != (b.LoginFailed > 0):
+		return boolFirst(a.LoginFailed > 0)
 	}
-	if (a.LoginFailed > 0) != (b.LoginFailed > 0) {
-		return a.LoginFailed > 0
+	return cmp.Or(cmp.Compare(b.Affected, a.Affected), strings.Compare(a.ID, b.ID))
+}
+
+// boolFirst is -1 when the first of two differing conditions holds.
+func boolFirst(first bool) int {
+	if first {
+		return -1
 	}
-	if a.Affected() != b.Affected() {
-		return a.Affected() > b.Affected()
-	}
-	return a.ID < b.ID
+	return 1
 }

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -158,12 +157,7 @@ func (r *Records) summarise(first, n int32) account {
 	worst := results.ImpactOK
 	for _, m := range r.byAcct[first : first+n] {
 		_, _, typ, imp := r.s.head(r.mail[m])
-		switch {
-		case typ == results.TypeBusiness:
-			a.customerType = results.TypeBusiness
-		case typ == results.TypeResidential && a.customerType == results.TypeUnknown:
-			a.customerType = results.TypeResidential
-		}
+		a.customerType = classify.MergeType(a.customerType, typ)
 		if imp.Severity() > worst.Severity() {
 			a.worst, worst = m, imp
 		}
@@ -176,16 +170,7 @@ func (r *Records) summarise(first, n int32) account {
 			a.probeErrors++
 		}
 	}
-	switch {
-	case a.customerType == results.TypeBusiness && a.multi:
-		a.tier = classify.TierBusinessMulti
-	case a.customerType == results.TypeBusiness:
-		a.tier = classify.TierBusiness
-	case a.customerType == results.TypeUnknown:
-		a.tier = classify.TierUnknown
-	default:
-		a.tier = classify.TierResidential
-	}
+	a.tier = classify.TierOf(a.customerType, a.multi)
 	return a
 }
 
@@ -204,30 +189,12 @@ func (r *Records) id(a *account) string {
 	return acc
 }
 
-// compareAccounts mirrors classify's ranking (see classify.Accounts):
-// impacted before not; the others by ID; impacted by tier, then login
-// failures before missing mail only, then more affected mailboxes, then ID.
+// compareAccounts ranks as classify does (classify.Compare).
 func (r *Records) compareAccounts(a, b *account) int {
-	ai, bi := a.affected() > 0, b.affected() > 0
-	if ai != bi {
-		if ai {
-			return -1
-		}
-		return 1
+	key := func(a *account) classify.RankKey {
+		return classify.RankKey{ID: r.id(a), Tier: a.tier, LoginFailed: int(a.loginFailed), Affected: a.affected()}
 	}
-	if !ai {
-		return strings.Compare(r.id(a), r.id(b))
-	}
-	if a.tier != b.tier {
-		return cmp.Compare(a.tier, b.tier)
-	}
-	if al, bl := a.loginFailed > 0, b.loginFailed > 0; al != bl {
-		if al {
-			return -1
-		}
-		return 1
-	}
-	return cmp.Or(cmp.Compare(b.affected(), a.affected()), strings.Compare(r.id(a), r.id(b)))
+	return classify.Compare(key(a), key(b))
 }
 
 // Mailboxes is the number of mailboxes (the latest record of each).
