@@ -38,6 +38,15 @@ func baselineRun(t *testing.T, srv *dovecottest.Server, inv, resultsPath string,
 	return set.Mailboxes, stderr.String()
 }
 
+// oldMessages are n read messages from days before the cutoff, one a day.
+func oldMessages(cutoff time.Time, n int) []dovecottest.Message {
+	var m []dovecottest.Message
+	for i := range n {
+		m = append(m, dovecottest.Message{Date: cutoff.Add(-time.Duration(i+3) * 24 * time.Hour), Flags: "S"})
+	}
+	return m
+}
+
 func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
@@ -98,13 +107,7 @@ func checkBaseline(t *testing.T, step string, recs map[string]*results.Mailbox, 
 // mismatch, mailboxes on one side only.
 func TestBaselineManifestDovecot(t *testing.T) {
 	cutoff := time.Date(2026, 11, 22, 8, 0, 0, 0, time.FixedZone("", 3600))
-	old := func(n int) []dovecottest.Message {
-		var m []dovecottest.Message
-		for i := range n {
-			m = append(m, dovecottest.Message{Date: cutoff.Add(-time.Duration(i+3) * 24 * time.Hour), Flags: "S"})
-		}
-		return m
-	}
+	old := func(n int) []dovecottest.Message { return oldMessages(cutoff, n) }
 	newMsg := dovecottest.Message{Date: cutoff.Add(2 * time.Hour), Flags: "S"}
 	// Restored with the restore time as INTERNALDATE, the Date header old.
 	var restored []dovecottest.Message

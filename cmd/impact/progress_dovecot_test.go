@@ -19,13 +19,7 @@ import (
 // between (new UIDVALIDITY), restoration between scans, and --previous.
 func TestRecreatedAndProgressDovecot(t *testing.T) {
 	cutoff := time.Date(2026, 11, 22, 8, 0, 0, 0, time.FixedZone("", 3600))
-	old := func(n int) []dovecottest.Message {
-		var m []dovecottest.Message
-		for i := range n {
-			m = append(m, dovecottest.Message{Date: cutoff.Add(-time.Duration(i+3) * 24 * time.Hour), Flags: "S"})
-		}
-		return m
-	}
+	old := func(n int) []dovecottest.Message { return oldMessages(cutoff, n) }
 	newMsg := dovecottest.Message{Date: cutoff.Add(2 * time.Hour), Flags: "S"}
 	fx := dovecottest.Fixture{Users: []dovecottest.User{
 		{Name: "keep@isp.example", Password: "x", Folders: []dovecottest.Folder{{Name: "INBOX", Messages: old(3)}}},
