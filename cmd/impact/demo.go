@@ -44,48 +44,49 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 
 	cutoff := lastSunday8(time.Now())
-	inc := demo.NewIncident(*n, cutoff, *seed)
 	invPath := filepath.Join(*out, "accounts.csv")
-	if err := inc.WriteInventory(invPath); err != nil {
-		return err
-	}
-	srv, err := demo.Start(ctx, inc)
+	srv, dp, err := startDemoIncident(ctx, *n, cutoff, *seed, invPath)
 	if err != nil {
-		return fmt.Errorf("start demo server: %w", err)
+		return err
 	}
 	defer srv.Close()
 	fmt.Fprintf(e.stderr, "Demo: in-process IMAP server on %s with %d mailboxes; cutoff %s; inventory %s\n",
-		srv.Addr, *n, inc.Cutoff.Format(time.RFC3339), invPath)
+		srv.Addr, *n, dp.cutoff.Format(time.RFC3339), invPath)
 
 	// The scan's own defaults, as if typed on the command line, then the
 	// demo's server and files.
 	o := &scanOptions{}
 	scanFlags(flag.NewFlagSet("demo-scan", flag.ContinueOnError), o)
 	o.inventory, o.server, o.tlsMode = invPath, srv.Addr, "none"
-	o.cutoff, o.auth, o.masterUser = inc.Cutoff.Format(time.RFC3339), "master", inc.MasterUser
+	o.cutoff, o.auth, o.masterUser = dp.cutoff.Format(time.RFC3339), "master", dp.masterUser
 	o.results, o.report = filepath.Join(*out, "scan.jsonl"), filepath.Join(*out, "impact.xlsx")
 	o.workers, o.rate, o.fresh = *workers, 1000, true
-	o.title = "Demo incident (synthetic), cutoff " + inc.Cutoff.Format("Mon 2006-01-02 15:04 MST")
+	o.title = "Demo incident (synthetic), cutoff " + dp.cutoff.Format("Mon 2006-01-02 15:04 MST")
 	if _, err := o.check(); err != nil {
 		return err
 	}
-	scanErr := runScan(ctx, e, o, inc.Cutoff, &scanHooks{masterPassword: inc.MasterPassword, rules: demoRules()})
+	scanErr := runScan(ctx, e, o, dp.cutoff, &scanHooks{masterPassword: dp.masterPassword, rules: demoRules()})
+	srv.Close()
 
 	var ee *exitError
 	if errors.As(scanErr, &ee) && ee.code == exitInterrupt {
 		return &exitError{code: exitInterrupt, err: errors.New("interrupted (the demo starts afresh on every run)")}
 	}
 	// The demo knows the truth: say how the scan did against it.
-	got := make(map[string]results.Impact, len(inc.Mailboxes))
+	got := make(map[string]results.Impact, *n)
 	err = results.Stream([]string{o.results}, func(*results.Scan) error { return nil },
 		func(m *results.Mailbox) error { got[m.Mailbox] = m.Impact; return nil }, func(*results.End) {}, func(string) {})
 	if err != nil {
 		return err
 	}
+	// The incident is generated again rather than kept through the scan:
+	// the same arguments give the same incident, and a scan of many
+	// mailboxes should not hold it besides the server's copy.
+	inc := demo.NewIncident(*n, cutoff, *seed)
 	match := 0
 	for i := range inc.Mailboxes {
 		m := &inc.Mailboxes[i]
-		if got[m.Entry.Mailbox] == m.Expected {
+		if got[m.Entry.Mailbox()] == m.Expected {
 			match++
 		}
 	}
@@ -94,6 +95,28 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("demo: %d verdicts differ from the seeded incident", len(inc.Mailboxes)-match)
 	}
 	return scanErr
+}
+
+// demoParams are what the demo's scan needs of the incident.
+type demoParams struct {
+	cutoff                     time.Time
+	masterUser, masterPassword string
+}
+
+// startDemoIncident generates the incident of n mailboxes, writes its
+// inventory to invPath and starts its server. It returns what the scan
+// needs and nothing else of the incident: the server keeps its own copy.
+func startDemoIncident(ctx context.Context, n int, cutoff time.Time, seed int64, invPath string) (*demo.Server, demoParams, error) {
+	inc := demo.NewIncident(n, cutoff, seed)
+	p := demoParams{cutoff: inc.Cutoff, masterUser: inc.MasterUser, masterPassword: inc.MasterPassword}
+	if err := inc.WriteInventory(invPath); err != nil {
+		return nil, p, err
+	}
+	srv, err := demo.Start(ctx, inc)
+	if err != nil {
+		return nil, p, fmt.Errorf("start demo server: %w", err)
+	}
+	return srv, p, nil
 }
 
 // demoMarker marks a directory as the demo's own, so a rerun may replace

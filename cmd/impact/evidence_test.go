@@ -78,7 +78,7 @@ func TestBaselineGapsShard(t *testing.T) {
 	for i := range 20 {
 		m := fmt.Sprintf("m%02d@x.example", i)
 		fmt.Fprintf(&b, "%s,3\n", m)
-		all = append(all, inventory.Entry{Mailbox: m})
+		all = append(all, inventory.NewEntry(inventory.Fields{Mailbox: m}))
 	}
 	base := filepath.Join(dir, "base.csv")
 	writeTestFile(t, base, b.String()+"extra@x.example,1\n")
@@ -86,7 +86,7 @@ func TestBaselineGapsShard(t *testing.T) {
 	if len(shard) < 2 || len(shard) == len(all) {
 		t.Fatalf("shard 0/2 holds %d of 20: pick other names", len(shard))
 	}
-	dropped := shard[0].Mailbox
+	dropped := shard[0].Mailbox()
 	cutoff := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
 	ev := &evidenceFlags{baseline: base}
 	tests := []struct {
@@ -95,7 +95,7 @@ func TestBaselineGapsShard(t *testing.T) {
 		want  []string
 	}{
 		{"0/2", shard[1:], []string{dropped}},
-		{"", all[1:], []string{all[0].Mailbox, "extra@x.example"}},
+		{"", all[1:], []string{all[0].Mailbox(), "extra@x.example"}},
 	}
 	for _, tt := range tests {
 		rb, err := newReportBuilder([]results.Scan{{Kind: results.KindScan, Cutoff: cutoff, Shard: tt.shard}},
@@ -105,7 +105,7 @@ func TestBaselineGapsShard(t *testing.T) {
 		}
 		g := rb.baselineGaps()
 		want := tt.want
-		if tt.shard != "" && len(inShard([]inventory.Entry{{Mailbox: "extra@x.example"}}, 0, 2)) == 1 {
+		if tt.shard != "" && shardOf("extra@x.example", 2) == 0 {
 			want = append(want, "extra@x.example")
 		}
 		slices.Sort(want)

@@ -342,7 +342,7 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 	if s.inventory != nil {
 		inventoryTotal = len(s.inventory)
 		for _, en := range s.inventory {
-			if !recs.Has(en.Mailbox) {
+			if !recs.Has(en.Mailbox()) {
 				notProbed++
 			}
 		}
@@ -419,7 +419,7 @@ func (b *reportBuilder) baselineGaps() *export.BaselineGaps {
 	if b.s.inventory != nil {
 		known = make(map[string]bool, len(b.s.inventory))
 		for _, en := range b.s.inventory {
-			known[strings.ToLower(en.Mailbox)] = true
+			known[strings.ToLower(en.Mailbox())] = true
 		}
 	}
 	// A single shard's report knows only its share of the inventory: the
@@ -429,14 +429,14 @@ func (b *reportBuilder) baselineGaps() *export.BaselineGaps {
 		shardK, shardN, _ = parseShard(sh)
 	}
 	for _, m := range bl.Mailboxes() {
-		if !known[strings.ToLower(m)] && len(inShard([]inventory.Entry{{Mailbox: m}}, shardK, shardN)) == 1 {
+		if !known[strings.ToLower(m)] && shardOf(m, shardN) == shardK {
 			g.OnlyBaseline = append(g.OnlyBaseline, m)
 		}
 	}
 	if b.s.inventory != nil {
 		for _, en := range b.s.inventory {
-			if bl.Lookup(en.Mailbox) == nil {
-				g.NotInBaseline = append(g.NotInBaseline, en.Mailbox)
+			if bl.Lookup(en.Mailbox()) == nil {
+				g.NotInBaseline = append(g.NotInBaseline, en.Mailbox())
 			}
 		}
 	} else {

@@ -298,7 +298,7 @@ func (f *resumeFixture) compare(t *testing.T, path, xlsx string, strict bool) {
 	diffs := 0
 	for i := range f.inc.Mailboxes {
 		mb := &f.inc.Mailboxes[i]
-		name := mb.Entry.Mailbox
+		name := mb.Entry.Mailbox()
 		g, c := v(got.Mailboxes[name]), v(f.cleanSet.Mailboxes[name])
 		if !strict && g.Impact == c.Impact && !reflect.DeepEqual(g, c) {
 			t.Logf("%s: same impact, other details (known bug):\nresumed       %+v\nuninterrupted %+v", name, g, c)

@@ -91,8 +91,8 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.StringVar(&o.results, "results", "", "results `FILE` (JSON Lines); an existing file is resumed")
 	fs.StringVar(&o.report, "report", "", "workbook `FILE` to write (.xlsx; default: the results file name with .xlsx)")
 	fs.StringVar(&o.rules, "rules", "", "settings `FILE` (TOML): classification rules and playbook")
-	fs.IntVar(&o.workers, "workers", 8, "mailboxes probed at once (one connection each)")
-	fs.Float64Var(&o.rate, "rate", 20, "new connections per second, at most")
+	fs.IntVar(&o.workers, "workers", 8, "mailboxes probed at once; lowered while the server struggles")
+	fs.Float64Var(&o.rate, "rate", 200, "new connections per second, at most")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 10*time.Second, "timeout for TCP connect and TLS handshake")
 	fs.DurationVar(&o.loginTimeout, "login-timeout", 45*time.Second, "timeout for a login (keep above 20s: Dovecot delays logins after failures)")
 	fs.DurationVar(&o.cmdTimeout, "timeout", 30*time.Second, "timeout for every other IMAP command")
@@ -101,7 +101,7 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "scan the valid rows even if some inventory rows are rejected (they are listed)")
 	fs.StringVar(&o.traceFile, "trace-imap", "", "write the IMAP conversation to `FILE`, credentials redacted (for support cases)")
 	fs.StringVar(&o.title, "title", "", "incident title for the workbook (default: \"Mail storage incident\" and the cutoff)")
-	fs.IntVar(&o.maxConnections, "max-connections", 0, "most connections open at once; concurrency starts at --workers and adapts up to this (default: --workers, no growth)")
+	fs.IntVar(&o.maxConnections, "max-connections", 0, "most connections open at once, counting logins the server holds after refused logins (Dovecot's authentication penalty); default 64, or --workers if higher")
 	fs.StringVar(&o.shard, "shard", "", "scan only shard `K/N` (K from 0 to N-1) of the inventory, by a stable hash of the mailbox, e.g. 0/4 ($JOB_COMPLETION_INDEX/4)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug (one event per mailbox), info, warn or error")
@@ -199,7 +199,7 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 		}
 	}
 	if o.maxConnections != 0 && o.maxConnections < o.workers {
-		return cutoff, usageErr("--max-connections %d is below --workers %d: concurrency starts at --workers", o.maxConnections, o.workers)
+		return cutoff, usageErr("--max-connections %d is below --workers %d: every working probe has a connection", o.maxConnections, o.workers)
 	}
 	if o.maxConnections > 256 {
 		return cutoff, usageErr("--max-connections %d: want at most 256", o.maxConnections)
@@ -433,19 +433,18 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	if header.Shard != "" {
 		fmt.Fprintf(e.stderr, "Shard %s: %d of the inventory's %d mailboxes.\n", header.Shard, len(entries), len(inv.Entries))
 	}
-	fmt.Fprintf(e.stderr, "Probing %d mailboxes with %d workers, at most %g new connections/s; cutoff %s.\n", len(todo), o.workers, o.rate, cutoff.Format(time.RFC3339))
+	fmt.Fprintf(e.stderr, "Probing %d mailboxes with %d workers (up to %d connections while logins are held), at most %g new connections/s; cutoff %s.\n",
+		len(todo), o.workers, o.connections(), o.rate, cutoff.Format(time.RFC3339))
 
-	byMailbox := make(map[string]*inventory.Entry, len(inv.Entries))
-	perAccount := map[string]int{}
-	for i := range inv.Entries {
-		byMailbox[inv.Entries[i].Mailbox] = &inv.Entries[i]
-		perAccount[inv.Entries[i].AccountID]++
-	}
+	// Lookups by mailbox and account cost a few bytes per entry, not the
+	// maps from strings that would double the inventory's memory.
+	index := inventory.NewIndex(inv.Entries)
+	accounts := inventory.GroupAccounts(inv.Entries)
 	prog := newProgress(e.stderr, len(todo))
 	probed := 0
 	var advice []string
 	limit, penaltySeen := o.workers, false
-	rc := scan.RunConfig{Workers: o.workers, MaxConnections: o.maxConnections, LoginRate: o.rate, Drain: e.drain,
+	rc := scan.RunConfig{Workers: o.workers, MaxConnections: o.connections(), LoginRate: o.rate, Drain: e.drain,
 		Events: func(ev scan.Event) {
 			switch ev.Kind {
 			case scan.EventPenalty:
@@ -469,17 +468,20 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		if prev, ok := firstRefusal[rec.Mailbox]; ok {
 			rec.Attempts = append([]string{"first pass: " + prev}, rec.Attempts...)
 		}
-		fillFromInventory(&rec, byMailbox[rec.Mailbox])
-		rec.MultiMailbox = perAccount[rec.AccountID] >= 2
+		i, known := index.Lookup(rec.Mailbox)
+		if known {
+			fillFromInventory(&rec, inv.Entries[i])
+			rec.MultiMailbox = accounts.Mailboxes(i) >= 2
+		}
 		classify.DecideWith(&rec, cutoff, rules, ev)
 		if err := w.Write(&rec); err != nil {
 			return err
 		}
 		log.Debug("probed", "mailbox", rec.Mailbox, "impact", rec.Impact, "evidence", rec.Evidence,
 			"login_ms", rec.Login.DurationMS, "duration_ms", rec.DurationMS, "error", rec.Error)
-		if rec.Impact == results.ImpactLoginFailed && o.confirmFailures {
+		if rec.Impact == results.ImpactLoginFailed && o.confirmFailures && known {
 			if _, again := firstRefusal[rec.Mailbox]; !again {
-				refused = append(refused, *byMailbox[rec.Mailbox])
+				refused = append(refused, inv.Entries[i])
 				firstRefusal[rec.Mailbox] = rec.Evidence
 			}
 		}
@@ -568,7 +570,7 @@ func failuresLast(todo []inventory.Entry, failed map[string]bool) ([]inventory.E
 	out := make([]inventory.Entry, 0, len(todo))
 	var last []inventory.Entry
 	for _, e := range todo {
-		if failed[e.Mailbox] {
+		if failed[e.Mailbox()] {
 			last = append(last, e)
 		} else {
 			out = append(out, e)
@@ -630,26 +632,32 @@ func pending(entries []inventory.Entry, prior *priorScan) []inventory.Entry {
 	}
 	var todo []inventory.Entry
 	for _, e := range entries {
-		if !prior.final[e.Mailbox] {
+		if !prior.final[e.Mailbox()] {
 			todo = append(todo, e)
 		}
 	}
 	return todo
 }
 
-func fillFromInventory(rec *results.Mailbox, e *inventory.Entry) {
-	if e == nil {
-		return
+func fillFromInventory(rec *results.Mailbox, e inventory.Entry) {
+	rec.AccountID = e.AccountID()
+	rec.RawType = e.CustomerType()
+	rec.Product = e.Product()
+	rec.Access = e.Access()
+	rec.ContactName = e.ContactName()
+	rec.ContactPhone = e.ContactPhone()
+	if c := e.Created(); !c.IsZero() {
+		rec.Created = c.Format(time.DateOnly)
 	}
-	rec.AccountID = e.AccountID
-	rec.RawType = e.CustomerType
-	rec.Product = e.Product
-	rec.Access = e.Access
-	rec.ContactName = e.ContactName
-	rec.ContactPhone = e.ContactPhone
-	if e.Created != nil {
-		rec.Created = e.Created.Format(time.DateOnly)
+}
+
+// connections is the ceiling on open connections: --max-connections, by
+// default 64 or --workers if higher.
+func (o *scanOptions) connections() int {
+	if o.maxConnections > 0 {
+		return o.maxConnections
 	}
+	return max(64, o.workers)
 }
 
 func tlsConfig(o *scanOptions) (*tls.Config, error) {
@@ -736,19 +744,12 @@ func dryRun(e *env, o *scanOptions, cutoff time.Time, inv *inventory.Inventory, 
 	fmt.Fprintf(w, "Inventory:  %s: %d mailboxes, %d duplicates skipped, %d rows rejected\n", o.inventory, len(inv.Entries), len(inv.Duplicates), inv.RejectedRows)
 	fmt.Fprintf(w, "Columns:    %s\n", strings.Join(cols, ", "))
 	types := map[string]int{}
-	accounts := map[string]int{}
 	for _, en := range inv.Entries {
-		t, _ := rules.CustomerType(en.Mailbox, en.CustomerType, en.Product)
+		t, _ := rules.CustomerType(en.Mailbox(), en.CustomerType(), en.Product())
 		types[t]++
-		accounts[en.AccountID]++
 	}
-	multi := 0
-	for _, n := range accounts {
-		if n >= 2 {
-			multi++
-		}
-	}
-	fmt.Fprintf(w, "Accounts:   %d (%d with several mailboxes)\n", len(accounts), multi)
+	accounts := inventory.GroupAccounts(inv.Entries)
+	fmt.Fprintf(w, "Accounts:   %d (%d with several mailboxes)\n", accounts.Len(), accounts.Multi())
 	fmt.Fprintf(w, "Mailboxes:  business %d, residential %d, unknown type %d\n", types[results.TypeBusiness], types[results.TypeResidential], types[results.TypeUnknown])
 	fmt.Fprintf(w, "To probe:   %d (results file %s)\n", len(todo), o.results)
 	for i, en := range todo {
@@ -756,7 +757,7 @@ func dryRun(e *env, o *scanOptions, cutoff time.Time, inv *inventory.Inventory, 
 			fmt.Fprintf(w, "  ... and %d more\n", len(todo)-10)
 			break
 		}
-		fmt.Fprintf(w, "  %s (account %s, %s)\n", en.Mailbox, en.AccountID, en.Source)
+		fmt.Fprintf(w, "  %s (account %s, %s)\n", en.Mailbox(), en.AccountID(), en.Source())
 	}
 	fmt.Fprintf(w, "Report:     %s\n", o.reportPath())
 	return nil

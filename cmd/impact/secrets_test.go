@@ -21,8 +21,8 @@ func TestSecretsStayOut(t *testing.T) {
 	inc, inv, cutoff := d.inc, d.inv, d.inc.Cutoff
 	secrets := []string{inc.MasterPassword}
 	for _, m := range inc.Mailboxes {
-		if m.Entry.Password != "" {
-			secrets = append(secrets, m.Entry.Password)
+		if m.Entry.Password() != "" {
+			secrets = append(secrets, m.Entry.Password())
 		}
 	}
 	for _, mode := range []string{"master", "authzid", "password"} {

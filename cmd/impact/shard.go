@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/impact-ops/impact/internal/inventory"
 )
@@ -34,13 +35,32 @@ func inShard(entries []inventory.Entry, k, n int) []inventory.Entry {
 	}
 	var out []inventory.Entry
 	for _, e := range entries {
-		h := fnv.New64a()
-		h.Write([]byte(strings.ToLower(e.Mailbox)))
-		if h.Sum64()%uint64(n) == uint64(k) {
+		if shardOf(e.Mailbox(), n) == k {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// shardOf is the shard of n that mailbox belongs to: FNV-1a (64 bit) of
+// the lowercased mailbox, modulo n.
+func shardOf(mailbox string, n int) int {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(mailbox); i++ {
+		c := mailbox[i]
+		if c >= utf8.RuneSelf {
+			// Not ASCII: let strings.ToLower fold it (rare, allocates).
+			f := fnv.New64a()
+			f.Write([]byte(strings.ToLower(mailbox)))
+			return int(f.Sum64() % uint64(n))
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = (h ^ uint64(c)) * prime
+	}
+	return int(h % uint64(n))
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"hash/fnv"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -29,12 +30,12 @@ func TestParseShard(t *testing.T) {
 	// Stable and a partition, whatever the order of the inventory.
 	var es []inventory.Entry
 	for _, m := range []string{"a@x", "B@x", "c@y", "d@z", "e@z", "f@x", "g@x"} {
-		es = append(es, inventory.Entry{Mailbox: m})
+		es = append(es, inventory.NewEntry(inventory.Fields{Mailbox: m}))
 	}
 	seen := map[string]int{}
 	for k := range 3 {
 		for _, e := range inShard(es, k, 3) {
-			seen[e.Mailbox]++
+			seen[e.Mailbox()]++
 		}
 	}
 	if len(seen) != len(es) {
@@ -51,6 +52,20 @@ func TestParseShard(t *testing.T) {
 	}
 	if a, b := inShard(es, 1, 3), inShard(rev, 1, 3); len(a) != len(b) {
 		t.Errorf("shard depends on inventory order: %d vs %d", len(a), len(b))
+	}
+}
+
+// shardOf must stay FNV-1a of the lowercased mailbox: shards of one scan
+// are run by different builds on different machines.
+func TestShardOfIsFNVOfLowercase(t *testing.T) {
+	for _, m := range []string{"a@x", "B@x", "Ann.Lee@Example.NET", "h\u00e9l\u00e8ne@\u00c9COLE.example", "\u0130stanbul@x", ""} {
+		h := fnv.New64a()
+		h.Write([]byte(strings.ToLower(m)))
+		for _, n := range []int{1, 2, 3, 7, 64} {
+			if got, want := shardOf(m, n), int(h.Sum64()%uint64(n)); got != want {
+				t.Errorf("shardOf(%q, %d) = %d, want %d", m, n, got, want)
+			}
+		}
 	}
 }
 
@@ -145,12 +160,12 @@ func TestShardsMergeToSingleScan(t *testing.T) {
 func TestFailuresLast(t *testing.T) {
 	var todo []inventory.Entry
 	for _, m := range []string{"a", "b", "c", "d", "e"} {
-		todo = append(todo, inventory.Entry{Mailbox: m})
+		todo = append(todo, inventory.NewEntry(inventory.Fields{Mailbox: m}))
 	}
 	got, n := failuresLast(todo, map[string]bool{"b": true, "d": true, "c": false})
 	var order []string
 	for _, e := range got {
-		order = append(order, e.Mailbox)
+		order = append(order, e.Mailbox())
 	}
 	if n != 2 || strings.Join(order, "") != "acebd" {
 		t.Errorf("order %v, %d moved; want a c e b d, 2", order, n)

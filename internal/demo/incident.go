@@ -126,7 +126,7 @@ func (inc *Incident) Counts() map[results.Impact]int {
 // Lookup returns the mailbox whose login is name (exact match), or nil.
 func (inc *Incident) Lookup(name string) *Mailbox {
 	for i := range inc.Mailboxes {
-		if inc.Mailboxes[i].Entry.Mailbox == name {
+		if inc.Mailboxes[i].Entry.Mailbox() == name {
 			return &inc.Mailboxes[i]
 		}
 	}
@@ -138,7 +138,7 @@ func (inc *Incident) Lookup(name string) *Mailbox {
 func (inc *Incident) Accounts() (ids []string, members map[string][]int) {
 	members = make(map[string][]int)
 	for i := range inc.Mailboxes {
-		id := inc.Mailboxes[i].Entry.AccountID
+		id := inc.Mailboxes[i].Entry.AccountID()
 		if _, ok := members[id]; !ok {
 			ids = append(ids, id)
 		}
@@ -204,12 +204,12 @@ func NewIncident(n int, cutoff time.Time, seed int64) *Incident {
 					hostile = len(inc.Mailboxes)
 				}
 			}
-			// Source is the line of the row in the CSV WriteInventory writes.
-			mb.Entry.Source = "demo:" + strconv.Itoa(len(inc.Mailboxes)+2)
 			inc.Mailboxes = append(inc.Mailboxes, mb)
 		}
 	}
-	inc.Mailboxes[hostile].Entry.ContactName = HostileContact
+	f := inc.Mailboxes[hostile].Entry.Fields()
+	f.ContactName = HostileContact
+	inc.Mailboxes[hostile].Entry = inventory.NewEntry(f)
 	return inc
 }
 
@@ -406,20 +406,20 @@ func (g *generator) mailbox(p *accountPlan, ai, k int, outcome results.Impact, i
 		created = utcDate(g.cutoff.Add(48 * time.Hour))
 	}
 
-	mb := Mailbox{
-		Entry: inventory.Entry{
-			Mailbox:      name,
-			AccountID:    p.id,
-			CustomerType: p.segment,
-			Product:      p.product,
-			Access:       access,
-			Created:      &created,
-			ContactName:  p.first + " " + p.last,
-			ContactPhone: p.phone,
-			Password:     derivePassword(g.seed, name),
-		},
-		Expected: outcome,
+	fields := inventory.Fields{
+		Mailbox:      name,
+		AccountID:    p.id,
+		CustomerType: p.segment,
+		Product:      p.product,
+		Access:       access,
+		Created:      created,
+		ContactName:  p.first + " " + p.last,
+		ContactPhone: p.phone,
+		Password:     derivePassword(g.seed, name),
+		// The line of the row in the CSV WriteInventory writes.
+		Source: "demo:" + strconv.Itoa(index+2),
 	}
+	mb := Mailbox{Expected: outcome, Entry: inventory.NewEntry(fields)}
 	switch outcome {
 	case results.ImpactLoginFailed:
 		mb.Absent = true

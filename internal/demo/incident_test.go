@@ -55,30 +55,30 @@ func TestMailboxesFollowImpactRules(t *testing.T) {
 		for i := range inc.Mailboxes {
 			mb := &inc.Mailboxes[i]
 			e := &mb.Entry
-			if seen[e.Mailbox] {
-				t.Errorf("n=%d seed=%d: mailbox %s twice", tt.n, tt.seed, e.Mailbox)
+			if seen[e.Mailbox()] {
+				t.Errorf("n=%d seed=%d: mailbox %s twice", tt.n, tt.seed, e.Mailbox())
 			}
-			seen[e.Mailbox] = true
-			if e.AccountID == "" || e.Password == "" || e.Created == nil || e.ContactName == "" || e.ContactPhone == "" {
-				t.Errorf("%s: incomplete entry %+v", e.Mailbox, *e)
+			seen[e.Mailbox()] = true
+			if e.AccountID() == "" || e.Password() == "" || e.Created().IsZero() || e.ContactName() == "" || e.ContactPhone() == "" {
+				t.Errorf("%s: incomplete entry %+v", e.Mailbox(), *e)
 			}
-			if !slices.Contains([]string{"imap", "webmail", "pop3"}, e.Access) {
-				t.Errorf("%s: access %q", e.Mailbox, e.Access)
+			if !slices.Contains([]string{"imap", "webmail", "pop3"}, e.Access()) {
+				t.Errorf("%s: access %q", e.Mailbox(), e.Access())
 			}
 			before, after := 0, 0
 			for _, f := range mb.Folders {
 				if f.NoSelect && (len(f.Messages) > 0 || f.UIDValidity != 0) {
-					t.Errorf("%s: \\Noselect folder %s has messages or UIDVALIDITY", e.Mailbox, f.Name)
+					t.Errorf("%s: \\Noselect folder %s has messages or UIDVALIDITY", e.Mailbox(), f.Name)
 				}
 				if !f.NoSelect && f.UIDValidity == 0 {
-					t.Errorf("%s: folder %s has no UIDVALIDITY", e.Mailbox, f.Name)
+					t.Errorf("%s: folder %s has no UIDVALIDITY", e.Mailbox(), f.Name)
 				}
 				for j, m := range f.Messages {
 					if m.Nanosecond() != 0 {
-						t.Errorf("%s: INTERNALDATE %v has a fraction of a second", e.Mailbox, m)
+						t.Errorf("%s: INTERNALDATE %v has a fraction of a second", e.Mailbox(), m)
 					}
 					if j > 0 && m.Before(f.Messages[j-1]) {
-						t.Errorf("%s/%s: messages not in date order", e.Mailbox, f.Name)
+						t.Errorf("%s/%s: messages not in date order", e.Mailbox(), f.Name)
 					}
 					if m.Before(inc.Cutoff) {
 						before++
@@ -88,35 +88,35 @@ func TestMailboxesFollowImpactRules(t *testing.T) {
 				}
 			}
 			if before != mb.ExpectedBefore || after != mb.ExpectedAfter {
-				t.Errorf("%s: counted %d/%d, Expected %d/%d", e.Mailbox, before, after, mb.ExpectedBefore, mb.ExpectedAfter)
+				t.Errorf("%s: counted %d/%d, Expected %d/%d", e.Mailbox(), before, after, mb.ExpectedBefore, mb.ExpectedAfter)
 			}
-			createdBefore := e.Created.Before(utcDate(inc.Cutoff))
-			createdAfter := e.Created.After(inc.Cutoff)
+			createdBefore := e.Created().Before(utcDate(inc.Cutoff))
+			createdAfter := e.Created().After(inc.Cutoff)
 			if !createdBefore && !createdAfter {
-				t.Errorf("%s: created %v on the cutoff's day", e.Mailbox, e.Created)
+				t.Errorf("%s: created %v on the cutoff's day", e.Mailbox(), e.Created())
 			}
 			hasInbox := len(mb.Folders) > 0 && mb.Folders[0].Name == FolderInbox
 			switch mb.Expected {
 			case results.ImpactLoginFailed:
 				if !mb.Absent || len(mb.Folders) != 0 {
-					t.Errorf("%s: login_failed but present or with folders", e.Mailbox)
+					t.Errorf("%s: login_failed but present or with folders", e.Mailbox())
 				}
 			case results.ImpactMissingOldMail:
-				if mb.Absent || !hasInbox || before != 0 || !createdBefore || e.Access == "pop3" {
+				if mb.Absent || !hasInbox || before != 0 || !createdBefore || e.Access() == "pop3" {
 					t.Errorf("%s: missing_old_mail breaks its rule: absent=%v before=%d created=%v access=%s",
-						e.Mailbox, mb.Absent, before, e.Created, e.Access)
+						e.Mailbox(), mb.Absent, before, e.Created(), e.Access())
 				}
 			case results.ImpactNoOldMail:
-				if mb.Absent || !hasInbox || before != 0 || !(createdAfter || e.Access == "pop3") {
+				if mb.Absent || !hasInbox || before != 0 || !(createdAfter || e.Access() == "pop3") {
 					t.Errorf("%s: no_old_mail breaks its rule: absent=%v before=%d created=%v access=%s",
-						e.Mailbox, mb.Absent, before, e.Created, e.Access)
+						e.Mailbox(), mb.Absent, before, e.Created(), e.Access())
 				}
 			case results.ImpactOK:
 				if mb.Absent || !hasInbox || before == 0 || after == 0 || !createdBefore {
-					t.Errorf("%s: ok breaks its rule: absent=%v before=%d after=%d", e.Mailbox, mb.Absent, before, after)
+					t.Errorf("%s: ok breaks its rule: absent=%v before=%d after=%d", e.Mailbox(), mb.Absent, before, after)
 				}
 			default:
-				t.Errorf("%s: unexpected impact %q", e.Mailbox, mb.Expected)
+				t.Errorf("%s: unexpected impact %q", e.Mailbox(), mb.Expected)
 			}
 		}
 	}
@@ -141,10 +141,10 @@ func TestMultiMailboxAccountsMixImpacts(t *testing.T) {
 			for _, i := range idx {
 				mb := &inc.Mailboxes[i]
 				impacts[mb.Expected] = true
-				_, d, _ := strings.Cut(mb.Entry.Mailbox, "@")
+				_, d, _ := strings.Cut(mb.Entry.Mailbox(), "@")
 				domains[d] = true
-				if mb.Entry.CustomerType != "Business" {
-					t.Errorf("account %s: multi-mailbox member %s has type %q", id, mb.Entry.Mailbox, mb.Entry.CustomerType)
+				if mb.Entry.CustomerType() != "Business" {
+					t.Errorf("account %s: multi-mailbox member %s has type %q", id, mb.Entry.Mailbox(), mb.Entry.CustomerType())
 				}
 				if len(idx) > 8 {
 					t.Errorf("account %s has %d mailboxes", id, len(idx))
@@ -162,7 +162,7 @@ func TestMultiMailboxAccountsMixImpacts(t *testing.T) {
 						t.Errorf("account 00420 lacks %s: %v", want, impacts)
 					}
 				}
-				if got := inc.Mailboxes[idx[0]].Entry.Mailbox; got != "juergen.mueller@mueller-bau.example" {
+				if got := inc.Mailboxes[idx[0]].Entry.Mailbox(); got != "juergen.mueller@mueller-bau.example" {
 					t.Errorf("account 00420 first mailbox %s", got)
 				}
 			}
@@ -201,29 +201,29 @@ func TestIncidentEdgeCases(t *testing.T) {
 		name string
 		pred func(mb *Mailbox) bool
 	}{
-		{"account ID with leading zeros", func(mb *Mailbox) bool { return mb.Entry.AccountID == "00420" }},
-		{"non-ASCII contact", func(mb *Mailbox) bool { return mb.Entry.ContactName == "Jürgen Müller" }},
-		{"hostile contact", func(mb *Mailbox) bool { return mb.Entry.ContactName == HostileContact }},
-		{"phone in international form", func(mb *Mailbox) bool { return strings.HasPrefix(mb.Entry.ContactPhone, "+49 ") }},
-		{"customer domain", func(mb *Mailbox) bool { return strings.HasSuffix(mb.Entry.Mailbox, "@mueller-bau.example") }},
-		{"isp.example", func(mb *Mailbox) bool { return strings.HasSuffix(mb.Entry.Mailbox, "@isp.example") }},
-		{"mail.isp.example", func(mb *Mailbox) bool { return strings.HasSuffix(mb.Entry.Mailbox, "@mail.isp.example") }},
+		{"account ID with leading zeros", func(mb *Mailbox) bool { return mb.Entry.AccountID() == "00420" }},
+		{"non-ASCII contact", func(mb *Mailbox) bool { return mb.Entry.ContactName() == "Jürgen Müller" }},
+		{"hostile contact", func(mb *Mailbox) bool { return mb.Entry.ContactName() == HostileContact }},
+		{"phone in international form", func(mb *Mailbox) bool { return strings.HasPrefix(mb.Entry.ContactPhone(), "+49 ") }},
+		{"customer domain", func(mb *Mailbox) bool { return strings.HasSuffix(mb.Entry.Mailbox(), "@mueller-bau.example") }},
+		{"isp.example", func(mb *Mailbox) bool { return strings.HasSuffix(mb.Entry.Mailbox(), "@isp.example") }},
+		{"mail.isp.example", func(mb *Mailbox) bool { return strings.HasSuffix(mb.Entry.Mailbox(), "@mail.isp.example") }},
 		{"type from product Business Mail Pro", func(mb *Mailbox) bool {
-			return mb.Entry.CustomerType == "" && mb.Entry.Product == "Business Mail Pro"
+			return mb.Entry.CustomerType() == "" && mb.Entry.Product() == "Business Mail Pro"
 		}},
 		{"type from product Home Basic", func(mb *Mailbox) bool {
-			return mb.Entry.CustomerType == "" && mb.Entry.Product == "Home Basic"
+			return mb.Entry.CustomerType() == "" && mb.Entry.Product() == "Home Basic"
 		}},
 		{"type from customer domain only", func(mb *Mailbox) bool {
-			return mb.Entry.CustomerType == "" && mb.Entry.Product == "" && !strings.Contains(mb.Entry.Mailbox, "isp.example")
+			return mb.Entry.CustomerType() == "" && mb.Entry.Product() == "" && !strings.Contains(mb.Entry.Mailbox(), "isp.example")
 		}},
 		{"type from ISP domain only", func(mb *Mailbox) bool {
-			return mb.Entry.CustomerType == "" && mb.Entry.Product == "" && strings.HasSuffix(mb.Entry.Mailbox, "@isp.example")
+			return mb.Entry.CustomerType() == "" && mb.Entry.Product() == "" && strings.HasSuffix(mb.Entry.Mailbox(), "@isp.example")
 		}},
-		{"created after the cutoff", func(mb *Mailbox) bool { return mb.Entry.Created.After(c) }},
-		{"pop3", func(mb *Mailbox) bool { return mb.Entry.Access == "pop3" && mb.Expected == results.ImpactNoOldMail }},
+		{"created after the cutoff", func(mb *Mailbox) bool { return mb.Entry.Created().After(c) }},
+		{"pop3", func(mb *Mailbox) bool { return mb.Entry.Access() == "pop3" && mb.Expected == results.ImpactNoOldMail }},
 		{"webmail missing old mail", func(mb *Mailbox) bool {
-			return mb.Entry.Access == "webmail" && mb.Expected == results.ImpactMissingOldMail
+			return mb.Entry.Access() == "webmail" && mb.Expected == results.ImpactMissingOldMail
 		}},
 		{"ok, one second before and at the cutoff", func(mb *Mailbox) bool {
 			return mb.Expected == results.ImpactOK && hasMessage(mb, FolderInbox, c.Add(-time.Second)) && hasMessage(mb, FolderInbox, c)
@@ -280,7 +280,7 @@ func TestNewIncidentDeterministic(t *testing.T) {
 	if reflect.DeepEqual(a.Mailboxes, c.Mailboxes) {
 		t.Fatal("different seeds gave the same mailboxes")
 	}
-	if a.MasterPassword == c.MasterPassword || a.Mailboxes[0].Entry.Password == c.Mailboxes[0].Entry.Password {
+	if a.MasterPassword == c.MasterPassword || a.Mailboxes[0].Entry.Password() == c.Mailboxes[0].Entry.Password() {
 		t.Error("passwords do not depend on the seed")
 	}
 }
@@ -294,7 +294,7 @@ func TestNewIncidentTruncatesCutoff(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	inc := NewIncident(20, testCutoff, 1)
-	name := inc.Mailboxes[5].Entry.Mailbox
+	name := inc.Mailboxes[5].Entry.Mailbox()
 	if got := inc.Lookup(name); got != &inc.Mailboxes[5] {
 		t.Errorf("Lookup(%s) = %p, want %p", name, got, &inc.Mailboxes[5])
 	}

@@ -62,14 +62,14 @@ func (inc *Incident) writeInventory(path string, withPasswords bool) (err error)
 		return fmt.Errorf("write inventory %s: %w", path, err)
 	}
 	for i := range inc.Mailboxes {
-		e := &inc.Mailboxes[i].Entry
+		e := inc.Mailboxes[i].Entry
 		opened := ""
-		if e.Created != nil {
-			opened = e.Created.Format("02.01.2006")
+		if c := e.Created(); !c.IsZero() {
+			opened = c.Format("02.01.2006")
 		}
-		row := []string{e.AccountID, e.Mailbox, e.CustomerType, e.Product, opened, e.Access, e.ContactName, e.ContactPhone}
+		row := []string{e.AccountID(), e.Mailbox(), e.CustomerType(), e.Product(), opened, e.Access(), e.ContactName(), e.ContactPhone()}
 		if withPasswords {
-			row = append(row, e.Password)
+			row = append(row, e.Password())
 		}
 		if err := w.Write(row); err != nil {
 			return fmt.Errorf("write inventory %s: row %d: %w", path, i+2, err)

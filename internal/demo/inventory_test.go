@@ -74,16 +74,16 @@ func TestWriteInventory(t *testing.T) {
 			found00420, hostile := false, false
 			for i, row := range rows[1:] {
 				e := inc.Mailboxes[i].Entry
-				want := []string{e.AccountID, e.Mailbox, e.CustomerType, e.Product, e.Created.Format("02.01.2006"), e.Access, e.ContactName, e.ContactPhone}
+				want := []string{e.AccountID(), e.Mailbox(), e.CustomerType(), e.Product(), e.Created().Format("02.01.2006"), e.Access(), e.ContactName(), e.ContactPhone()}
 				if len(tt.header) == 9 {
-					want = append(want, e.Password)
+					want = append(want, e.Password())
 				}
 				if !reflect.DeepEqual(row, want) {
 					t.Errorf("row %d = %q, want %q", i+2, row, want)
 				}
 				opened, err := time.Parse("02.01.2006", row[4])
-				if err != nil || !opened.Equal(*e.Created) {
-					t.Errorf("row %d: opened %q does not give %v (%v)", i+2, row[4], *e.Created, err)
+				if err != nil || !opened.Equal(e.Created()) {
+					t.Errorf("row %d: opened %q does not give %v (%v)", i+2, row[4], e.Created(), err)
 				}
 				found00420 = found00420 || row[0] == "00420"
 				hostile = hostile || row[6] == HostileContact

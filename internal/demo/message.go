@@ -21,7 +21,7 @@ type message struct {
 }
 
 func (b *backend) message(u *user, f *folder, i int) message {
-	t := f.times[i]
+	t := b.time(f, i)
 	_, domain, _ := strings.Cut(u.name, "@")
 	from, to := "Demo Sender <sender@partner.example>", u.name
 	if f.specialUse == imap.MailboxAttrSent || f.specialUse == imap.MailboxAttrDrafts {
@@ -64,7 +64,7 @@ func (b *backend) flags(f *folder, i int) []imap.Flag {
 	switch {
 	case f.specialUse == imap.MailboxAttrDrafts:
 		return []imap.Flag{imap.FlagSeen, imap.FlagDraft}
-	case f.specialUse == imap.MailboxAttrSent, f.times[i].Before(b.cutoff):
+	case f.specialUse == imap.MailboxAttrSent, b.time(f, i).Before(b.cutoff):
 		return []imap.Flag{imap.FlagSeen}
 	}
 	return []imap.Flag{}
@@ -124,7 +124,7 @@ func (b *backend) match(u *user, f *folder, i int, c *imap.SearchCriteria) bool 
 			return false
 		}
 	}
-	day := dayNumber(f.times[i])
+	day := dayNumber(b.time(f, i))
 	for _, r := range [][2]time.Time{{c.Since, c.Before}, {c.SentSince, c.SentBefore}} {
 		if !r[0].IsZero() && day < dayNumber(r[0]) || !r[1].IsZero() && day >= dayNumber(r[1]) {
 			return false
@@ -209,7 +209,7 @@ func (b *backend) fetch(w *imapserver.FetchWriter, u *user, f *folder, i int, op
 		rw.WriteFlags(b.flags(f, i))
 	}
 	if options.InternalDate {
-		rw.WriteInternalDate(f.times[i])
+		rw.WriteInternalDate(b.time(f, i))
 	}
 	var raw []byte
 	if options.RFC822Size || options.Envelope || options.BodyStructure != nil ||

@@ -186,19 +186,23 @@ func (e errorCounter) Printf(format string, _ ...any) {
 }
 
 // backend is the server's copy of the incident; it never changes after
-// newBackend, so sessions read it without locks.
+// newBackend, so sessions read it without locks. It is laid out flat (one
+// slice each of users, folders and message times, sliced per user and
+// folder) so that 100,000 mailboxes cost little more than their data.
 type backend struct {
 	cutoff     time.Time
+	zone       *time.Location // INTERNALDATEs are shown in it
 	master     string
 	masterPass string
-	users      map[string]*user // by lower-cased login
+	users      []user
+	byLogin    map[string]int32 // lower-cased login -> index in users
 	stats      *counters
 }
 
 type user struct {
 	name     string
 	password string
-	folders  []*folder // INBOX first, then by name
+	folders  []folder // INBOX first, then by name
 }
 
 type folder struct {
@@ -208,53 +212,91 @@ type folder struct {
 	specialUse  imap.MailboxAttr
 	uidValidity uint32
 	uidStep     uint32 // UIDs are 1, 1+step, 1+2*step, ...
-	times       []time.Time
+	// times are the INTERNALDATEs as Unix seconds: INTERNALDATE has no
+	// finer resolution (RFC 9051 2.3.3).
+	times []int64
 }
 
 func (f *folder) uid(i int) imap.UID { return imap.UID(1 + uint32(i)*f.uidStep) }
 
 func (f *folder) uidNext() imap.UID { return imap.UID(1 + uint32(len(f.times))*f.uidStep) }
 
+// time is message i's INTERNALDATE in the server's zone.
+func (b *backend) time(f *folder, i int) time.Time { return time.Unix(f.times[i], 0).In(b.zone) }
+
+// user returns the present mailbox whose login is name (without regard to
+// case), or nil.
+func (b *backend) user(name string) *user {
+	i, ok := b.byLogin[strings.ToLower(name)]
+	if !ok {
+		return nil
+	}
+	return &b.users[i]
+}
+
 func newBackend(inc *Incident) (*backend, error) {
-	zone := serverZone()
 	b := &backend{
 		cutoff:     inc.Cutoff,
+		zone:       serverZone(),
 		master:     inc.MasterUser,
 		masterPass: inc.MasterPassword,
-		users:      make(map[string]*user, len(inc.Mailboxes)),
 	}
+	var present, folders, messages int
+	for i := range inc.Mailboxes {
+		if mb := &inc.Mailboxes[i]; !mb.Absent {
+			present++
+			folders += len(mb.Folders)
+			for _, f := range mb.Folders {
+				if !f.NoSelect {
+					messages += len(f.Messages)
+				}
+			}
+		}
+	}
+	b.users = make([]user, 0, present)
+	b.byLogin = make(map[string]int32, present)
+	allFolders := make([]folder, 0, folders)
+	allTimes := make([]int64, 0, messages)
 	for i := range inc.Mailboxes {
 		mb := &inc.Mailboxes[i]
 		if mb.Absent {
 			continue
 		}
-		key := strings.ToLower(mb.Entry.Mailbox)
-		if _, dup := b.users[key]; dup {
-			return nil, fmt.Errorf("mailbox %s appears twice", mb.Entry.Mailbox)
+		key := strings.ToLower(mb.Entry.Mailbox())
+		if _, dup := b.byLogin[key]; dup {
+			return nil, fmt.Errorf("mailbox %s appears twice", mb.Entry.Mailbox())
 		}
-		u := &user{name: mb.Entry.Mailbox, password: mb.Entry.Password}
+		// One copy for both: substrings of the entry would keep all of
+		// the incident's entry alive.
+		m, pw := mb.Entry.Mailbox(), mb.Entry.Password()
+		np := m + pw
+		u := user{name: np[:len(m)], password: np[len(m):]}
+		if key == m {
+			key = u.name
+		}
+		first := len(allFolders)
 		for _, f := range mb.Folders {
 			name := f.Name
 			if isInbox(name) {
 				name = FolderInbox
 			}
-			var times []time.Time
+			t0 := len(allTimes)
 			if !f.NoSelect {
-				times = make([]time.Time, len(f.Messages))
-				for j, t := range f.Messages {
-					times[j] = t.In(zone)
+				for _, t := range f.Messages {
+					allTimes = append(allTimes, t.Unix())
 				}
 			}
-			u.folders = append(u.folders, &folder{
+			allFolders = append(allFolders, folder{
 				name:        name,
 				noSelect:    f.NoSelect,
 				specialUse:  imap.MailboxAttr(specialUse(name)),
 				uidValidity: max(f.UIDValidity, 1),
 				uidStep:     1 + f.UIDValidity%2,
-				times:       times,
+				times:       allTimes[t0:len(allTimes):len(allTimes)],
 			})
 		}
-		slices.SortFunc(u.folders, func(a, b *folder) int {
+		u.folders = allFolders[first:len(allFolders):len(allFolders)]
+		slices.SortFunc(u.folders, func(a, b folder) int {
 			inboxA, inboxB := a.name == FolderInbox, b.name == FolderInbox
 			switch {
 			case inboxA != inboxB && inboxA:
@@ -264,14 +306,15 @@ func newBackend(inc *Incident) (*backend, error) {
 			}
 			return cmp.Compare(a.name, b.name)
 		})
-		for _, f := range u.folders {
+		for j := range u.folders {
 			for _, g := range u.folders {
-				if strings.HasPrefix(g.name, f.name+"/") {
-					f.children = true
+				if strings.HasPrefix(g.name, u.folders[j].name+"/") {
+					u.folders[j].children = true
 				}
 			}
 		}
-		b.users[key] = u
+		b.byLogin[key] = int32(len(b.users))
+		b.users = append(b.users, u)
 	}
 	return b, nil
 }
@@ -298,7 +341,7 @@ func (b *backend) authenticate(authzid, authcid, password string) (*user, error)
 	if target == "" || target == authcid {
 		var ok bool
 		if target, login, ok = strings.Cut(authcid, MasterSeparator); !ok {
-			u := b.users[strings.ToLower(authcid)]
+			u := b.user(authcid)
 			if u == nil || !equalSecret(password, u.password) {
 				return nil, authenticationFailed()
 			}
@@ -308,7 +351,7 @@ func (b *backend) authenticate(authzid, authcid, password string) (*user, error)
 	if b.master == "" || login != b.master || !equalSecret(password, b.masterPass) {
 		return nil, authenticationFailed()
 	}
-	u := b.users[strings.ToLower(target)]
+	u := b.user(target)
 	if u == nil {
 		return nil, authorizationFailed()
 	}

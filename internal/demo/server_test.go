@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"github.com/impact-ops/impact/internal/inventory"
 	"github.com/impact-ops/impact/internal/results"
 )
 
@@ -94,7 +95,7 @@ func TestServerCapabilities(t *testing.T) {
 	if got := capNames(c.Caps()); !reflect.DeepEqual(got, pre) {
 		t.Errorf("capabilities before login %v, want %v", got, pre)
 	}
-	masterLogin(t, c, inc, inc.Mailboxes[2].Entry.Mailbox)
+	masterLogin(t, c, inc, inc.Mailboxes[2].Entry.Mailbox())
 	caps, err := c.Capability().Wait()
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +136,7 @@ func TestServerLogin(t *testing.T) {
 		}
 	}
 	master, masterPW := inc.MasterUser, inc.MasterPassword
-	p, a := present.Entry.Mailbox, absent.Entry.Mailbox
+	p, a := present.Entry.Mailbox(), absent.Entry.Mailbox()
 	const (
 		ok    = ""
 		authn = "AUTHENTICATIONFAILED"
@@ -158,14 +159,14 @@ func TestServerLogin(t *testing.T) {
 		{"PLAIN with authzid", "", "", sasl.NewPlainClient(p, master, masterPW), ok},
 		{"PLAIN with authzid, absent mailbox", "", "", sasl.NewPlainClient(a, master, masterPW), authz},
 		{"PLAIN with authzid, wrong master password", "", "", sasl.NewPlainClient(p, master, "x"), authn},
-		{"PLAIN with authzid, a mailbox is no master", "", "", sasl.NewPlainClient(p, other.Entry.Mailbox, other.Entry.Password), authn},
+		{"PLAIN with authzid, a mailbox is no master", "", "", sasl.NewPlainClient(p, other.Entry.Mailbox(), other.Entry.Password()), authn},
 		{"PLAIN with separator in authcid", "", "", sasl.NewPlainClient("", p+"*"+master, masterPW), ok},
-		{"PLAIN own password", "", "", sasl.NewPlainClient("", p, present.Entry.Password), ok},
-		{"PLAIN authzid equal to authcid", "", "", sasl.NewPlainClient(p, p, present.Entry.Password), ok},
+		{"PLAIN own password", "", "", sasl.NewPlainClient("", p, present.Entry.Password()), ok},
+		{"PLAIN authzid equal to authcid", "", "", sasl.NewPlainClient(p, p, present.Entry.Password()), ok},
 		{"PLAIN malformed", "", "", badPlain{}, bad},
-		{"own password LOGIN", p, present.Entry.Password, nil, ok},
-		{"own password, wrong", p, other.Entry.Password, nil, authn},
-		{"own password, absent mailbox", a, absent.Entry.Password, nil, authn},
+		{"own password LOGIN", p, present.Entry.Password(), nil, ok},
+		{"own password, wrong", p, other.Entry.Password(), nil, authn},
+		{"own password, absent mailbox", a, absent.Entry.Password(), nil, authn},
 		{"master password without master user", p, masterPW, nil, authn},
 		{"master user alone", master, masterPW, nil, authn},
 	}
@@ -247,7 +248,7 @@ func TestServerList(t *testing.T) {
 	}
 	trace := &lockedBuffer{}
 	c := dial(t, s.Addr, &imapclient.Options{DebugWriter: trace})
-	masterLogin(t, c, inc, mb.Entry.Mailbox)
+	masterLogin(t, c, inc, mb.Entry.Mailbox())
 
 	list, err := c.List("", "*", &imap.ListOptions{
 		ReturnStatus: &imap.StatusOptions{NumMessages: true, UIDValidity: true, UIDNext: true},
@@ -351,7 +352,7 @@ func TestServerStatusItems(t *testing.T) {
 	s := startServer(t, inc)
 	mb := folderWith(inc, FolderAudit, FolderDrafts, FolderSent, FolderTrash)
 	c := dial(t, s.Addr, nil)
-	masterLogin(t, c, inc, mb.Entry.Mailbox)
+	masterLogin(t, c, inc, mb.Entry.Mailbox())
 	for _, f := range mb.Folders {
 		if f.NoSelect {
 			if _, err := c.Status(f.Name, &imap.StatusOptions{NumMessages: true}).Wait(); err == nil {
@@ -424,7 +425,7 @@ func TestServerListUTF8Accept(t *testing.T) {
 	mb := folderWith(inc, FolderAudit, FolderDrafts)
 	trace := &lockedBuffer{}
 	c := dial(t, s.Addr, &imapclient.Options{DebugWriter: trace})
-	masterLogin(t, c, inc, mb.Entry.Mailbox)
+	masterLogin(t, c, inc, mb.Entry.Mailbox())
 	if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -504,16 +505,16 @@ func TestServerCountsAroundCutoff(t *testing.T) {
 		if mb.Absent {
 			continue
 		}
-		if err := c.Login(mb.Entry.Mailbox+"*"+inc.MasterUser, inc.MasterPassword).Wait(); err != nil {
+		if err := c.Login(mb.Entry.Mailbox()+"*"+inc.MasterUser, inc.MasterPassword).Wait(); err != nil {
 			t.Fatal(err)
 		}
 		before, after, err := scanMailbox(c, mb, inc.Cutoff)
 		if err != nil {
-			t.Fatalf("%s: %v", mb.Entry.Mailbox, err)
+			t.Fatalf("%s: %v", mb.Entry.Mailbox(), err)
 		}
 		if before != mb.ExpectedBefore || after != mb.ExpectedAfter {
 			t.Errorf("%s (%s): %d before / %d after, want %d / %d",
-				mb.Entry.Mailbox, mb.Expected, before, after, mb.ExpectedBefore, mb.ExpectedAfter)
+				mb.Entry.Mailbox(), mb.Expected, before, after, mb.ExpectedBefore, mb.ExpectedAfter)
 		}
 		c.Close()
 		c = dial(t, s.Addr, nil)
@@ -552,7 +553,7 @@ func TestServerSearchDates(t *testing.T) {
 			}
 		}
 		c := dial(t, s.Addr, nil)
-		masterLogin(t, c, inc, mb.Entry.Mailbox)
+		masterLogin(t, c, inc, mb.Entry.Mailbox())
 		if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 			t.Fatal(err)
 		}
@@ -565,7 +566,7 @@ func TestServerSearchDates(t *testing.T) {
 			{&imap.SearchCriteria{SentBefore: day}, beforeDay},
 			{&imap.SearchCriteria{Not: []imap.SearchCriteria{{Before: day}}}, sinceDay},
 			{&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagSeen}}, beforeInstant},
-			{&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: mb.Entry.Mailbox}}}, len(inbox)},
+			{&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: mb.Entry.Mailbox()}}}, len(inbox)},
 			{&imap.SearchCriteria{Body: []string{"demo MESSAGE"}}, len(inbox)},
 			{&imap.SearchCriteria{Text: []string{"no such text"}}, 0},
 		}
@@ -579,7 +580,7 @@ func TestServerSearchDates(t *testing.T) {
 				t.Fatal(err)
 			}
 			if n := len(plain.AllUIDs()); n != tt.want || int(counted.Count) != tt.want {
-				t.Errorf("%s: UID SEARCH %+v: %d, ESEARCH COUNT %d, want %d", mb.Entry.Mailbox, tt.criteria, n, counted.Count, tt.want)
+				t.Errorf("%s: UID SEARCH %+v: %d, ESEARCH COUNT %d, want %d", mb.Entry.Mailbox(), tt.criteria, n, counted.Count, tt.want)
 			}
 		}
 		// The mailbox with messages one second before and at the cutoff:
@@ -605,7 +606,7 @@ func TestServerReadOnly(t *testing.T) {
 		}
 	}
 	c := dial(t, s.Addr, nil)
-	masterLogin(t, c, inc, mb.Entry.Mailbox)
+	masterLogin(t, c, inc, mb.Entry.Mailbox())
 	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
 		t.Fatal(err)
@@ -660,7 +661,7 @@ func TestServerReadOnly(t *testing.T) {
 			t.Errorf("readOnly=%v peek=%v: %d writes counted, want %d", tt.readOnly, tt.peek, got, tt.writes)
 		}
 		body := m.FindBodySection(&imap.FetchItemBodySection{})
-		if int64(len(body)) != m.RFC822Size || !bytes.Contains(body, []byte("To: "+mb.Entry.Mailbox+"\r\n")) {
+		if int64(len(body)) != m.RFC822Size || !bytes.Contains(body, []byte("To: "+mb.Entry.Mailbox()+"\r\n")) {
 			t.Errorf("body of %d bytes (RFC822.SIZE %d): %q", len(body), m.RFC822Size, body)
 		}
 		if m.Envelope == nil || m.Envelope.Subject != "Demo message 1" || !m.Envelope.Date.Equal(mb.Folders[0].Messages[0]) {
@@ -704,7 +705,7 @@ func TestServerConcurrentConnections(t *testing.T) {
 			defer c.Close()
 			timer := time.AfterFunc(30*time.Second, func() { c.Close() })
 			defer timer.Stop()
-			err = c.Login(mb.Entry.Mailbox+"*"+inc.MasterUser, inc.MasterPassword).Wait()
+			err = c.Login(mb.Entry.Mailbox()+"*"+inc.MasterUser, inc.MasterPassword).Wait()
 			loggedIn.Done()
 			if err != nil {
 				errs <- err
@@ -713,7 +714,7 @@ func TestServerConcurrentConnections(t *testing.T) {
 			loggedIn.Wait() // every connection is open before any scans
 			before, after, err := scanMailbox(c, mb, inc.Cutoff)
 			if err == nil && (before != mb.ExpectedBefore || after != mb.ExpectedAfter) {
-				err = fmt.Errorf("%s: %d/%d, want %d/%d", mb.Entry.Mailbox, before, after, mb.ExpectedBefore, mb.ExpectedAfter)
+				err = fmt.Errorf("%s: %d/%d, want %d/%d", mb.Entry.Mailbox(), before, after, mb.ExpectedBefore, mb.ExpectedAfter)
 			}
 			if err == nil {
 				err = c.Logout().Wait()
@@ -764,8 +765,11 @@ func TestStartErrors(t *testing.T) {
 	dup := NewIncident(20, testCutoff, 1)
 	for i := range dup.Mailboxes {
 		if !dup.Mailboxes[i].Absent {
-			dup.Mailboxes = append(dup.Mailboxes, dup.Mailboxes[i])
-			dup.Mailboxes[len(dup.Mailboxes)-1].Entry.Mailbox = strings.ToUpper(dup.Mailboxes[i].Entry.Mailbox)
+			twin := dup.Mailboxes[i]
+			f := twin.Entry.Fields()
+			f.Mailbox = strings.ToUpper(f.Mailbox)
+			twin.Entry = inventory.NewEntry(f)
+			dup.Mailboxes = append(dup.Mailboxes, twin)
 			break
 		}
 	}
@@ -837,10 +841,10 @@ func TestServerLargeIncident(t *testing.T) {
 	for _, i := range []int{0, n / 2, n - 1} {
 		mb := &inc.Mailboxes[i]
 		c := dial(t, s.Addr, nil)
-		err := c.Login(mb.Entry.Mailbox+"*"+inc.MasterUser, inc.MasterPassword).Wait()
+		err := c.Login(mb.Entry.Mailbox()+"*"+inc.MasterUser, inc.MasterPassword).Wait()
 		if mb.Expected == results.ImpactLoginFailed {
 			if err == nil {
-				t.Errorf("%s: absent mailbox logged in", mb.Entry.Mailbox)
+				t.Errorf("%s: absent mailbox logged in", mb.Entry.Mailbox())
 			}
 			continue
 		}
@@ -849,7 +853,7 @@ func TestServerLargeIncident(t *testing.T) {
 		}
 		before, after, err := scanMailbox(c, mb, inc.Cutoff)
 		if err != nil || before != mb.ExpectedBefore || after != mb.ExpectedAfter {
-			t.Errorf("%s: %d/%d (%v), want %d/%d", mb.Entry.Mailbox, before, after, err, mb.ExpectedBefore, mb.ExpectedAfter)
+			t.Errorf("%s: %d/%d (%v), want %d/%d", mb.Entry.Mailbox(), before, after, err, mb.ExpectedBefore, mb.ExpectedAfter)
 		}
 	}
 }
@@ -880,7 +884,7 @@ func BenchmarkProbe(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if err := c.Login(mb.Entry.Mailbox+"*"+inc.MasterUser, inc.MasterPassword).Wait(); err != nil {
+			if err := c.Login(mb.Entry.Mailbox()+"*"+inc.MasterUser, inc.MasterPassword).Wait(); err != nil {
 				b.Error(err)
 			} else if _, _, err := scanMailbox(c, mb, inc.Cutoff); err != nil {
 				b.Error(err)

@@ -75,7 +75,8 @@ func (s *session) folder(name string) (*folder, error) {
 	if isInbox(name) {
 		name = FolderInbox
 	}
-	for _, f := range s.u.folders {
+	for i := range s.u.folders {
+		f := &s.u.folders[i]
 		if f.name != name {
 			continue
 		}
@@ -173,7 +174,8 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		// LIST "" "": the hierarchy delimiter (RFC 9051 6.3.9).
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delimiter})
 	}
-	for _, f := range s.u.folders {
+	for i := range s.u.folders {
+		f := &s.u.folders[i]
 		if !matchPatterns(f.name, ref, patterns) {
 			continue
 		}

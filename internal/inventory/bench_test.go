@@ -47,7 +47,7 @@ func BenchmarkReadCSV(b *testing.B) {
 	if len(inv.Entries) != rows || len(inv.Rejected) != 0 || len(inv.Duplicates) != 0 {
 		b.Fatalf("%d entries, %d rejected, %d duplicates", len(inv.Entries), len(inv.Rejected), len(inv.Duplicates))
 	}
-	if e := inv.Entries[rows-1]; e.Mailbox != "user0999999@example.net" || e.AccountID != "00333333" || e.Source != "big.csv:1000001" {
+	if e := inv.Entries[rows-1]; e.Mailbox() != "user0999999@example.net" || e.AccountID() != "00333333" || e.Source() != "big.csv:1000001" {
 		b.Fatalf("last entry %+v", e)
 	}
 	runtime.GC()

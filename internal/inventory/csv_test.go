@@ -23,11 +23,11 @@ func writeFile(t *testing.T, name, content string) string {
 // brief renders an entry's fields for comparison, "" fields included.
 func brief(e Entry) string {
 	created := ""
-	if e.Created != nil {
-		created = e.Created.Format(time.RFC3339)
+	if c := e.Created(); !c.IsZero() {
+		created = c.Format(time.RFC3339)
 	}
-	return strings.Join([]string{e.Mailbox, e.AccountID, e.CustomerType, e.Product, created,
-		e.Access, e.ContactName, e.ContactPhone, e.Password, e.Source}, "|")
+	return strings.Join([]string{e.Mailbox(), e.AccountID(), e.CustomerType(), e.Product(), created,
+		e.Access(), e.ContactName(), e.ContactPhone(), e.Password(), e.Source()}, "|")
 }
 
 func briefs(es []Entry) []string {
@@ -376,7 +376,7 @@ func TestReadRowErrors(t *testing.T) {
 			}
 			var got []string
 			for _, e := range inv.Entries {
-				got = append(got, e.Mailbox)
+				got = append(got, e.Mailbox())
 			}
 			if !slices.Equal(got, tt.entries) {
 				t.Errorf("entries %q, want %q", got, tt.entries)

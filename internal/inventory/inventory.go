@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -122,15 +121,23 @@ type builder struct {
 	// fieldLine gives the line a cell starts on when it may differ from
 	// the row's (CSV quoted fields span lines); nil when it cannot.
 	fieldLine func(col int) int
-	seen      map[string]int32 // mailboxKey -> index in inv.Entries
-	times     []time.Time      // slab behind Entry.Created pointers
-	rejected  bool             // the current row has a problem
-	date1904  bool             // XLSX workbook counts serial dates from 1904
-	num       [24]byte
+	seen      *mailboxTable // the entries by mailboxKey, for duplicates
+	// arena collects the text of many entries in one allocation.
+	arena strings.Builder
+	// attrs shares the customer type, product and access between the rows
+	// that agree on them, which in an inventory is nearly all of them.
+	attrs    map[attrs]*attrs
+	rejected bool // the current row has a problem
+	date1904 bool // XLSX workbook counts serial dates from 1904
 }
 
+// maxAttrs limits the distinct (customer type, product, access)
+// combinations the builder shares; rows beyond it get their own copy, so a
+// column of unique values cannot grow the map without bound.
+const maxAttrs = 1 << 16
+
 func newBuilder(inv *Inventory, file string, lay *layout, needPassword bool) *builder {
-	return &builder{inv: inv, file: file, lay: lay, needPassword: needPassword, seen: make(map[string]int32)}
+	return &builder{inv: inv, file: file, lay: lay, needPassword: needPassword, seen: newMailboxTable(), attrs: make(map[attrs]*attrs)}
 }
 
 // expect prepares for about n entries in all.
@@ -140,9 +147,7 @@ func (b *builder) expect(n int) {
 		return
 	}
 	b.inv.Entries = slices.Grow(b.inv.Entries, n-len(b.inv.Entries))
-	seen := make(map[string]int32, n)
-	maps.Copy(seen, b.seen)
-	b.seen = seen
+	b.seen.reserve(b.inv.Entries, n)
 }
 
 // get returns the trimmed value of a field, "" when absent.
@@ -216,75 +221,41 @@ func (b *builder) add(line int, cells []string, rawCreated string, hasRaw bool) 
 		return
 	}
 
-	key := mailboxKey(v[fMailbox])
-	if first, ok := b.seen[key]; ok {
-		b.duplicate(&b.inv.Entries[first], line, &v, created)
+	if first := b.seen.find(b.inv.Entries, v[fMailbox]); first >= 0 {
+		b.duplicate(b.inv.Entries[first], line, &v, created)
 		return
 	}
-	e := b.pack(line, &v)
-	if key == v[fMailbox] {
-		// Key on the entry's copy, not on the record the row came from.
-		key = e.Mailbox
+	if v[fAccountID] == v[fMailbox] {
+		v[fAccountID] = "" // the default: no need to keep it twice
 	}
-	if !created.IsZero() {
-		if len(b.times) == cap(b.times) {
-			b.times = make([]time.Time, 0, 4096)
-		}
-		b.times = append(b.times, created)
-		e.Created = &b.times[len(b.times)-1]
-	}
-	b.seen[key] = int32(len(b.inv.Entries))
+	e := packEntry(&b.arena, b.shared(v[fCustomerType], v[fProduct], v[fAccess]), line, created,
+		v[fMailbox], v[fAccountID], v[fContactName], v[fContactPhone], v[fPassword])
 	b.inv.Entries = append(b.inv.Entries, e)
+	b.seen.add(b.inv.Entries, len(b.inv.Entries)-1)
 }
 
-// pack copies the values of an accepted row into a single string, so an
-// entry costs one allocation and keeps no part of the raw record alive.
-func (b *builder) pack(line int, v *[numFields]string) Entry {
-	num := strconv.AppendInt(b.num[:0], int64(line), 10)
-	n := len(b.file) + 1 + len(num)
-	for _, s := range v {
-		n += len(s)
+// shared returns the attrs of a row, the same pointer for rows that agree.
+// The values are copied: they may point into the reader's record.
+func (b *builder) shared(customerType, product, access string) *attrs {
+	k := attrs{customerType: customerType, product: product, access: access, file: b.file}
+	if a, ok := b.attrs[k]; ok {
+		return a
 	}
-	var sb strings.Builder
-	sb.Grow(n)
-	for _, s := range v {
-		sb.WriteString(s)
+	a := &attrs{customerType: strings.Clone(customerType), product: strings.Clone(product), access: strings.Clone(access), file: b.file}
+	if len(b.attrs) < maxAttrs {
+		b.attrs[*a] = a
 	}
-	sb.WriteString(b.file)
-	sb.WriteByte(':')
-	sb.Write(num)
-	s := sb.String()
-
-	var out [numFields]string
-	off := 0
-	for f, x := range v {
-		out[f] = s[off : off+len(x)]
-		off += len(x)
-	}
-	e := Entry{
-		Mailbox:      out[fMailbox],
-		AccountID:    out[fAccountID],
-		CustomerType: out[fCustomerType],
-		Product:      out[fProduct],
-		Access:       out[fAccess],
-		ContactName:  out[fContactName],
-		ContactPhone: out[fContactPhone],
-		Password:     out[fPassword],
-		Source:       s[off:],
-	}
-	if e.AccountID == "" {
-		e.AccountID = e.Mailbox
-	}
-	return e
+	return a
 }
 
 // duplicate records a row whose mailbox an earlier entry already has.
-func (b *builder) duplicate(first *Entry, line int, v *[numFields]string, created time.Time) {
+func (b *builder) duplicate(first Entry, line int, v *[numFields]string, created time.Time) {
 	// An empty account_id defaults to the mailbox, whose case may differ
-	// between the rows: compare the cells as written.
-	firstAccount := first.AccountID
-	if firstAccount == first.Mailbox {
-		firstAccount = ""
+	// between the rows: compare the cells as written (an account equal to
+	// the mailbox was kept as empty).
+	firstAccount := first.part(1)
+	if v[fAccountID] == v[fMailbox] {
+		v[fAccountID] = ""
 	}
 	var conflicts []string
 	diff := func(f field, a, b string) {
@@ -293,18 +264,18 @@ func (b *builder) duplicate(first *Entry, line int, v *[numFields]string, create
 		}
 	}
 	diff(fAccountID, firstAccount, v[fAccountID])
-	diff(fCustomerType, first.CustomerType, v[fCustomerType])
-	diff(fProduct, first.Product, v[fProduct])
-	diff(fCreated, showTime(first.Created), showTime(&created))
-	diff(fAccess, first.Access, v[fAccess])
-	diff(fContactName, first.ContactName, v[fContactName])
-	diff(fContactPhone, first.ContactPhone, v[fContactPhone])
-	if first.Password != v[fPassword] {
+	diff(fCustomerType, first.CustomerType(), v[fCustomerType])
+	diff(fProduct, first.Product(), v[fProduct])
+	diff(fCreated, showTime(first.Created()), showTime(created))
+	diff(fAccess, first.Access(), v[fAccess])
+	diff(fContactName, first.ContactName(), v[fContactName])
+	diff(fContactPhone, first.ContactPhone(), v[fContactPhone])
+	if first.Password() != v[fPassword] {
 		conflicts = append(conflicts, "password differs") // never the values
 	}
 	b.inv.Duplicates = append(b.inv.Duplicates, Duplicate{
-		Mailbox:   first.Mailbox,
-		Source:    first.Source,
+		Mailbox:   first.Mailbox(),
+		Source:    first.Source(),
 		Duplicate: b.file + ":" + strconv.Itoa(line),
 		Conflict:  strings.Join(conflicts, "; "),
 	})
@@ -317,9 +288,9 @@ func show(s string) string {
 	return s
 }
 
-func showTime(t *time.Time) string {
+func showTime(t time.Time) string {
 	switch {
-	case t == nil || t.IsZero():
+	case t.IsZero():
 		return ""
 	case t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0:
 		return t.Format(time.DateOnly)

@@ -25,7 +25,7 @@ func BenchmarkPenaltyBurst(b *testing.B) {
 	srv := dovecottest.Start(b, fx)
 	var absent, present []inventory.Entry
 	for _, u := range fx.Users {
-		e := inventory.Entry{Mailbox: u.Name, AccountID: u.Name}
+		e := inventory.NewEntry(inventory.Fields{Mailbox: u.Name, AccountID: u.Name})
 		if u.Absent {
 			absent = append(absent, e)
 		} else {
@@ -64,7 +64,7 @@ func BenchmarkPenaltyBurst(b *testing.B) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					s, err := dial(context.Background(), &cfg, nil, batch[j].Mailbox)
+					s, err := dial(context.Background(), &cfg, nil, batch[j].Mailbox())
 					if err == nil {
 						_, _ = p.capabilities(context.Background(), s)
 					}
@@ -82,7 +82,7 @@ func BenchmarkPenaltyBurst(b *testing.B) {
 					defer wg.Done()
 					<-start
 					var l results.Login
-					_ = p.login(context.Background(), s, batch[j], &l)
+					_ = p.login(context.Background(), s, batch[j], &l, nil)
 					s.close()
 				}()
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -22,6 +23,49 @@ type session struct {
 	tlsState *tls.ConnectionState
 	remote   string
 	local    string
+	cork     *corkConn // between the client and conn
+}
+
+// corkConn holds the client's writes while corked and sends them in one
+// write when uncorked: pipelined commands (go-imap writes each on its own)
+// then leave in one segment, which saves system calls here and reads on
+// the server. Only for commands that need no answer before the next one
+// is written: a synchronizing literal would wait for the server's "+"
+// forever.
+type corkConn struct {
+	net.Conn
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) corkWrites() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+// uncork sends what was held; an error is the connection's.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	c.buf = c.buf[:0]
+	return err
 }
 
 // greetingReadLimit bounds the greeting line; a server sending more without
@@ -124,7 +168,8 @@ func dial(ctx context.Context, cfg *Config, trace *tracer, label string) (*sessi
 		rw = trace.wrap(rw, label)
 	}
 	s.conn = rw
-	s.client = imapclient.New(rw, nil)
+	s.cork = &corkConn{Conn: rw}
+	s.client = imapclient.New(s.cork, nil)
 	if err := s.step(ctx, to.Greeting, "greeting", func() error { return s.client.WaitGreeting() }); err != nil {
 		s.close()
 		return nil, wrapCommandErr("greeting", err)

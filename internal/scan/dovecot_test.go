@@ -122,7 +122,7 @@ func deref(p *int64) any {
 func entries(f dovecottest.Fixture) []inventory.Entry {
 	var es []inventory.Entry
 	for _, u := range f.Users {
-		es = append(es, inventory.Entry{Mailbox: u.Name, AccountID: u.Name, Password: u.Password})
+		es = append(es, inventory.NewEntry(inventory.Fields{Mailbox: u.Name, AccountID: u.Name, Password: u.Password}))
 	}
 	return es
 }
@@ -187,11 +187,11 @@ func TestDovecotProbe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err := p.Probe(context.Background(), inventory.Entry{Mailbox: "gone@isp.example", Password: "x"})
+		rec, err := p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "gone@isp.example", Password: "x"}))
 		if rec.Login.Outcome != "failed" || rec.Login.Code != "AUTHENTICATIONFAILED" {
 			t.Errorf("absent mailbox, own password: %+v %v", rec.Login, err)
 		}
-		rec, err = p.Probe(context.Background(), inventory.Entry{Mailbox: "bob@mueller-bau.example", Password: "bob-pw"})
+		rec, err = p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "bob@mueller-bau.example", Password: "bob-pw"}))
 		checkRecord(t, rec, err)
 	})
 
@@ -200,7 +200,7 @@ func TestDovecotProbe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err := p.Probe(context.Background(), inventory.Entry{Mailbox: "anna@isp.example"})
+		rec, err := p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "anna@isp.example"}))
 		var ce *CredentialsError
 		if !errors.As(err, &ce) || rec.Login.Outcome != "error" || rec.Login.Code != "AUTHENTICATIONFAILED" {
 			t.Errorf("wrong master password: %+v %v", rec.Login, err)

@@ -158,32 +158,32 @@ func TestDovecotFaults(t *testing.T) {
 			t.Logf("every connection faulty: scan took %v, proxy %+v", time.Since(start).Round(time.Millisecond), px.Stats())
 			var failed []inventory.Entry
 			for _, e := range es {
-				o := outs[e.Mailbox]
+				o := outs[e.Mailbox()]
 				rec := o.Record
 				classify.Decide(&rec, cutoff, rules)
-				if !hit[e.Mailbox] {
+				if !hit[e.Mailbox()] {
 					checkRecord(t, o.Record, o.Err)
 					if len(rec.Attempts) != 0 || rec.Impact == results.ImpactProbeError {
-						t.Errorf("%s: untouched by the fault yet attempts %q, impact %s", e.Mailbox, rec.Attempts, rec.Impact)
+						t.Errorf("%s: untouched by the fault yet attempts %q, impact %s", e.Mailbox(), rec.Attempts, rec.Impact)
 					}
 					continue
 				}
 				failed = append(failed, e)
-				t.Logf("%s: %v (earlier: %q)", e.Mailbox, o.Err, rec.Attempts)
+				t.Logf("%s: %v (earlier: %q)", e.Mailbox(), o.Err, rec.Attempts)
 				if o.Err == nil || !IsTransient(o.Err) || !step.MatchString(o.Err.Error()) {
-					t.Errorf("%s: err %v, want a transient error matching %q", e.Mailbox, o.Err, c.step)
+					t.Errorf("%s: err %v, want a transient error matching %q", e.Mailbox(), o.Err, c.step)
 					continue
 				}
 				if rec.Error != o.Err.Error() || rec.Impact != results.ImpactProbeError || !step.MatchString(rec.Evidence) {
-					t.Errorf("%s: record error %q, impact %s, evidence %q; want probe_error carrying %q", e.Mailbox, rec.Error, rec.Impact, rec.Evidence, c.step)
+					t.Errorf("%s: record error %q, impact %s, evidence %q; want probe_error carrying %q", e.Mailbox(), rec.Error, rec.Impact, rec.Evidence, c.step)
 				}
 				if len(rec.Attempts) != 1 || !strings.HasPrefix(rec.Attempts[0], "attempt 1: ") || !step.MatchString(rec.Attempts[0]) {
-					t.Errorf("%s: attempts %q, want the first attempt's %q", e.Mailbox, rec.Attempts, c.step)
+					t.Errorf("%s: attempts %q, want the first attempt's %q", e.Mailbox(), rec.Attempts, c.step)
 				}
 				// Cut off before every folder was counted, the totals are
 				// unknown, never 0 (a LIST cut off once left 0/0 here).
 				if rec.BeforeCutoff != nil || rec.AfterCutoff != nil {
-					t.Errorf("%s: an unfinished probe has totals %v/%v", e.Mailbox, deref(rec.BeforeCutoff), deref(rec.AfterCutoff))
+					t.Errorf("%s: an unfinished probe has totals %v/%v", e.Mailbox(), deref(rec.BeforeCutoff), deref(rec.AfterCutoff))
 				}
 			}
 			if st := px.Stats(); c.fault.Kind == faultproxy.Slow {
@@ -217,11 +217,11 @@ func TestDovecotFaults(t *testing.T) {
 			fired := px.Stats().Fired - before
 			var attempts []string
 			for _, e := range es {
-				o := outs[e.Mailbox]
+				o := outs[e.Mailbox()]
 				checkRecord(t, o.Record, o.Err)
 				for _, a := range o.Record.Attempts {
 					if !step.MatchString(a) {
-						t.Errorf("%s: attempt %q lacks %q", e.Mailbox, a, c.step)
+						t.Errorf("%s: attempt %q lacks %q", e.Mailbox(), a, c.step)
 					}
 				}
 				attempts = append(attempts, o.Record.Attempts...)
@@ -270,7 +270,7 @@ func TestCancelMidProbe(t *testing.T) {
 				cancel()
 			}()
 			start := time.Now()
-			_, err = p.Probe(ctx, inventory.Entry{Mailbox: "anna@isp.example"})
+			_, err = p.Probe(ctx, inventory.NewEntry(inventory.Fields{Mailbox: "anna@isp.example"}))
 			if el := time.Since(start); el > 3*time.Second {
 				t.Errorf("probe returned %v after the cancel", el)
 			}

@@ -6,51 +6,105 @@ import (
 	"time"
 )
 
-// gate is a semaphore whose size the scan adapts: lowered when the server
-// says it has too many connections or slows down, raised slowly while it is
-// healthy, never above the configured maximum.
+// gate bounds a scan's load with two limits. Working sessions are capped by
+// an adaptive limit: lowered when the server says it has too many
+// connections or slows down, raised slowly back to the configured number
+// while it is healthy. Open connections are capped by a fixed maximum that
+// also counts logins the server is holding on a timer (Dovecot's
+// authentication penalty): such a login gives its working slot back while
+// it waits, since a held connection costs the server a socket, not work.
 type gate struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
-	limit   int
-	max     int
-	inUse   int
-	peak    int
+	limit   int // working sessions allowed now
+	max     int // ceiling for limit (RunConfig.Workers)
+	conns   int // ceiling for open connections (RunConfig.MaxConnections)
+	working int
+	open    int
+	resumes int       // logins answered after a hold, waiting to work again
+	peak    int       // most connections open at once
+	peakW   int       // most working sessions at once
 	lowered time.Time // last time the limit was lowered
 	healthy int       // healthy completions since the last change
 }
 
-func newGate(start, max int) *gate {
-	g := &gate{limit: min(start, max), max: max}
+func newGate(workers, conns int) *gate {
+	g := &gate{limit: workers, max: workers, conns: max(conns, workers)}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
 
-// acquire waits for a free slot or ctx's end.
-func (g *gate) acquire(ctx context.Context) error {
+// wait blocks on the condition until ready reports true or ctx ends; it is
+// called with g.mu held.
+func (g *gate) wait(ctx context.Context, ready func() bool) error {
 	stop := context.AfterFunc(ctx, func() {
 		g.mu.Lock()
 		g.cond.Broadcast()
 		g.mu.Unlock()
 	})
 	defer stop()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for g.inUse >= g.limit {
+	for !ready() {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		g.cond.Wait()
 	}
-	g.inUse++
-	g.peak = max(g.peak, g.inUse)
 	return nil
 }
 
-func (g *gate) release() {
+// acquire waits for a connection and, if working, a working slot, or ctx's
+// end. Sessions whose held login has been answered go first: they already
+// hold a connection and an authenticated session on the server.
+func (g *gate) acquire(ctx context.Context, working bool) error {
 	g.mu.Lock()
-	g.inUse--
-	g.cond.Signal()
+	defer g.mu.Unlock()
+	err := g.wait(ctx, func() bool {
+		return g.open < g.conns && (!working || g.resumes == 0 && g.working < g.limit)
+	})
+	if err != nil {
+		return err
+	}
+	if working {
+		g.working++
+		g.peakW = max(g.peakW, g.working)
+	}
+	g.open++
+	g.peak = max(g.peak, g.open)
+	return nil
+}
+
+// hold gives a working slot back while the connection stays open.
+func (g *gate) hold() {
+	g.mu.Lock()
+	g.working--
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// resume takes a working slot again for a connection that gave its slot
+// back, waiting for one or ctx's end.
+func (g *gate) resume(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.resumes++
+	err := g.wait(ctx, func() bool { return g.working < g.limit })
+	g.resumes--
+	if err == nil {
+		g.working++
+		g.peakW = max(g.peakW, g.working)
+	}
+	g.cond.Broadcast()
+	return err
+}
+
+// release closes a connection; working says whether it held a working slot.
+func (g *gate) release(working bool) {
+	g.mu.Lock()
+	if working {
+		g.working--
+	}
+	g.open--
+	g.cond.Broadcast()
 	g.mu.Unlock()
 }
 
@@ -70,7 +124,7 @@ func (g *gate) overloaded(cooldown time.Duration) (int, bool) {
 }
 
 // ok counts a healthy completion; after twice the limit of them in a row,
-// the limit grows by one.
+// the limit grows by one, up to its ceiling.
 func (g *gate) ok() (int, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -84,10 +138,12 @@ func (g *gate) ok() (int, bool) {
 	return g.limit, true
 }
 
-func (g *gate) snapshot() (limit, peak int) {
+// snapshot returns the working limit now, the most connections open at
+// once and the most sessions working at once.
+func (g *gate) snapshot() (limit, peak, peakWorking int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.limit, g.peak
+	return g.limit, g.peak, g.peakW
 }
 
 // latency tracks how long the server takes for the commands after login

@@ -73,8 +73,21 @@ func NewProber(cfg Config) (*Prober, error) {
 // and otherwise says what failed (see IsTransient). The record is valid in
 // every case and carries what was learnt before the failure.
 func (p *Prober) Probe(ctx context.Context, e inventory.Entry) (rec results.Mailbox, err error) {
+	return p.probe(ctx, e, nil)
+}
+
+// loginWatch is told when a login starts and when the server answers it;
+// the runner uses it to give a working slot back while the server holds a
+// login on a timer. answered returns an error only when the probe must not
+// go on (ctx ended while waiting for a working slot).
+type loginWatch interface {
+	started()
+	answered(ctx context.Context, ok bool) error
+}
+
+func (p *Prober) probe(ctx context.Context, e inventory.Entry, w loginWatch) (rec results.Mailbox, err error) {
 	start := time.Now()
-	rec = results.Mailbox{Kind: results.KindMailbox, Mailbox: e.Mailbox, AccountID: e.AccountID, ProbedAt: start.UTC()}
+	rec = results.Mailbox{Kind: results.KindMailbox, Mailbox: e.Mailbox(), AccountID: e.AccountID(), ProbedAt: start.UTC()}
 	defer func() {
 		rec.DurationMS = time.Since(start).Milliseconds()
 		if err != nil {
@@ -89,13 +102,13 @@ func (p *Prober) Probe(ctx context.Context, e inventory.Entry) (rec results.Mail
 	// just inside each step's timeout must not hold a mailbox for long.
 	ctx, cancel := context.WithTimeout(ctx, p.to.Probe)
 	defer cancel()
-	s, err := dial(ctx, &p.cfg, p.trace, e.Mailbox)
+	s, err := dial(ctx, &p.cfg, p.trace, e.Mailbox())
 	if err != nil {
 		return rec, err
 	}
 	defer s.logout(ctx, p.to.Command)
 
-	if err := p.login(ctx, s, e, &rec.Login); err != nil {
+	if err := p.login(ctx, s, e, &rec.Login, w); err != nil {
 		return rec, err
 	}
 	if p.loginOnly {
@@ -111,7 +124,7 @@ func (p *Prober) Probe(ctx context.Context, e inventory.Entry) (rec results.Mail
 	return rec, err
 }
 
-func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *results.Login) error {
+func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *results.Login, w loginWatch) error {
 	caps, err := p.capabilities(ctx, s)
 	if err != nil {
 		return err
@@ -123,7 +136,7 @@ func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *
 			return &SetupError{Msg: "server advertises LOGINDISABLED", Hint: "use --tls implicit or --tls starttls, or --auth authzid"}
 		}
 		out.Method = "LOGIN"
-		user := e.Mailbox + p.cfg.separator() + p.cfg.MasterUser
+		user := e.Mailbox() + p.cfg.separator() + p.cfg.MasterUser
 		run = func() error { return s.client.Login(user, p.cfg.MasterPassword).Wait() }
 	case AuthAuthzID:
 		if !caps.Has(imap.Cap("AUTH=PLAIN")) {
@@ -131,18 +144,27 @@ func (p *Prober) login(ctx context.Context, s *session, e inventory.Entry, out *
 		}
 		out.Method = "AUTHENTICATE PLAIN"
 		run = func() error {
-			return s.client.Authenticate(sasl.NewPlainClient(e.Mailbox, p.cfg.MasterUser, p.cfg.MasterPassword))
+			return s.client.Authenticate(sasl.NewPlainClient(e.Mailbox(), p.cfg.MasterUser, p.cfg.MasterPassword))
 		}
 	case AuthPassword:
 		if caps.Has(imap.CapLoginDisabled) {
 			return &SetupError{Msg: "server advertises LOGINDISABLED", Hint: "use --tls implicit or --tls starttls"}
 		}
 		out.Method = "LOGIN"
-		run = func() error { return s.client.Login(e.Mailbox, e.Password).Wait() }
+		run = func() error { return s.client.Login(e.Mailbox(), e.Password()).Wait() }
 	}
 	t0 := time.Now()
+	if w != nil {
+		w.started()
+	}
 	err = s.step(ctx, p.to.Login, "login", run)
 	out.DurationMS = time.Since(t0).Milliseconds()
+	if w != nil {
+		if werr := w.answered(ctx, err == nil); werr != nil && err == nil {
+			out.Outcome = "ok"
+			return fmt.Errorf("after login: %w", werr)
+		}
+	}
 	if err == nil {
 		out.Outcome = "ok"
 		return nil
@@ -275,9 +297,22 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 	// answers could not be told apart (RFC 9051 5.5): one command at a time.
 	var q *folderQueries
 	examine := func() (*imap.SelectData, error) {
+		// With LITERAL+ (or LITERAL- for short strings) no command here
+		// waits for a continuation, so the writes can go out together.
+		caps := s.client.Caps()
+		cork := caps.Has(imap.CapLiteralPlus) || caps.Has(imap.CapLiteralMinus) && len(f.Name) < 4096
+		if cork {
+			s.cork.corkWrites()
+		}
 		cmd := s.client.Select(f.Name, &imap.SelectOptions{ReadOnly: true})
 		if esearch && f.Messages != nil && *f.Messages > 0 {
 			q = p.sendQueries(s, day, lo, hi, uint32(*f.Messages))
+		}
+		if cork {
+			if err := s.cork.uncork(); err != nil {
+				// The connection failed; the answers never come.
+				s.close()
+			}
 		}
 		sel, err := cmd.Wait()
 		if err != nil && q != nil {
@@ -329,7 +364,10 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 		return wrapCommandErr(a.failed, err)
 	}
 
-	before, after := a.early, a.late
+	// BEFORE lo, SINCE lo BEFORE hi and SINCE hi split the folder: the
+	// last needs no search of its own. (Mail delivered since EXAMINE is
+	// left out of after; it is after the cutoff either way.)
+	before, after := a.early, max(0, n-a.early-int64(len(a.mid)))
 	var oldest, newest time.Time
 	note := func(t time.Time) {
 		if t.IsZero() {
@@ -388,15 +426,15 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 // and RFC822.SIZE only), so it counts mail dated before the cutoff's UTC
 // day: a lower bound missing up to a day's mail.
 type folderQueries struct {
-	early, late, sent, mid *imapclient.SearchCommand
-	ends                   *imapclient.FetchCommand
+	early, sent, mid *imapclient.SearchCommand
+	ends             *imapclient.FetchCommand
 }
 
 type folderAnswers struct {
-	early, late, sent int64
-	mid               []imap.UID
-	ends              []time.Time
-	failed            string // the command that failed, for the error
+	early, sent int64
+	mid         []imap.UID
+	ends        []time.Time
+	failed      string // the command that failed, for the error
 }
 
 // sendQueries sends the counting commands; last is the folder's message
@@ -407,7 +445,6 @@ func (p *Prober) sendQueries(s *session, day, lo, hi time.Time, last uint32) *fo
 	count := &imap.SearchOptions{ReturnCount: true}
 	return &folderQueries{
 		early: s.client.Search(&imap.SearchCriteria{Before: lo}, count),
-		late:  s.client.Search(&imap.SearchCriteria{Since: hi}, count),
 		sent:  s.client.Search(&imap.SearchCriteria{SentBefore: day}, count),
 		mid:   s.client.UIDSearch(&imap.SearchCriteria{Since: lo, Before: hi}, &imap.SearchOptions{ReturnAll: true}),
 		ends:  s.client.Fetch(imap.SeqSetNum(1, last), &imap.FetchOptions{UID: true, InternalDate: true}),
@@ -428,7 +465,6 @@ func (q *folderQueries) wait(a *folderAnswers) error {
 		*out = int64(d.Count)
 	}
 	counted("BEFORE", q.early, &a.early)
-	counted("SINCE", q.late, &a.late)
 	counted("SENTBEFORE", q.sent, &a.sent)
 	if d, err := q.mid.Wait(); err != nil {
 		errs = append(errs, err)
@@ -471,9 +507,6 @@ func (p *Prober) queryOneByOne(s *session, day, lo, hi time.Time, last uint32, a
 		return nil
 	}
 	if err := count("BEFORE", &imap.SearchCriteria{Before: lo}, &a.early); err != nil {
-		return err
-	}
-	if err := count("SINCE", &imap.SearchCriteria{Since: hi}, &a.late); err != nil {
 		return err
 	}
 	if err := count("SENTBEFORE", &imap.SearchCriteria{SentBefore: day}, &a.sent); err != nil {

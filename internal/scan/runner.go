@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -20,7 +21,8 @@ type RunConfig struct {
 	// Workers is the number of mailboxes probed at once, and so the number
 	// of connections open at once (one per mailbox). Default 8.
 	Workers int
-	// LoginRate caps new connections per second; 0 means 20/s.
+	// LoginRate caps new connections per second (on average: up to Workers
+	// may open at once); 0 means 200/s.
 	LoginRate float64
 	// Attempts is the number of tries for a mailbox whose probe ends in a
 	// transient fault (timeout, reset, BYE, [UNAVAILABLE]); default 3.
@@ -36,10 +38,19 @@ type RunConfig struct {
 	Pause         time.Duration
 	// Drain, when closed, stops new probes; probes in flight finish.
 	Drain <-chan struct{}
-	// MaxConnections caps the connections open at once; concurrency starts
-	// at Workers and adapts between 1 and MaxConnections (default: Workers,
-	// so no growth unless asked for).
+	// MaxConnections caps the connections open at once, counting logins
+	// the server holds on a timer; default 64 (never below Workers). After
+	// a login was refused (Dovecot then answers refusals after
+	// auth_failure_delay, 2 s, and with its penalty holds every login from
+	// this address 4-15 s), a login unanswered for longer than logins
+	// normally take gives its working slot back until the server answers
+	// it, so waiting logins do not starve the work: at most Workers
+	// sessions work at once, at most MaxConnections are open.
 	MaxConnections int
+	// HeldAfter is the longest a login may wait before it counts as held
+	// by a timer; default 1.5 s. The wait used is shorter when logins are
+	// fast: eight times their usual time, at least 250 ms.
+	HeldAfter time.Duration
 	// Events, when set, is told of changes worth a line in the log or on
 	// screen (penalty recognised, concurrency changed, breaker paused). It is
 	// called from the goroutine that calls emit.
@@ -66,7 +77,11 @@ type Event struct {
 
 // Stats describes how a scan went, for the summary and the workbook.
 type Stats struct {
+	// PeakConnections is the most connections open at once, PeakWorking
+	// the most sessions working at once (logins held by the server's
+	// penalty do not count as working).
 	PeakConnections int
+	PeakWorking     int
 	FinalLimit      int
 	Pauses          int
 	// PenaltyDetected is set once Dovecot's authentication penalty was
@@ -80,11 +95,15 @@ func (rc RunConfig) withDefaults() RunConfig {
 	if rc.Workers <= 0 {
 		rc.Workers = 8
 	}
-	if rc.MaxConnections < rc.Workers {
-		rc.MaxConnections = rc.Workers
+	if rc.MaxConnections <= 0 {
+		rc.MaxConnections = 64
+	}
+	rc.MaxConnections = max(rc.MaxConnections, rc.Workers)
+	if rc.HeldAfter <= 0 {
+		rc.HeldAfter = 1500 * time.Millisecond
 	}
 	if rc.LoginRate <= 0 {
-		rc.LoginRate = 20
+		rc.LoginRate = 200
 	}
 	if rc.Attempts <= 0 {
 		rc.Attempts = 3
@@ -137,13 +156,16 @@ func Run(ctx context.Context, p *Prober, entries []inventory.Entry, rc RunConfig
 // RunWithStats is Run, also returning how the scan went.
 func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc RunConfig, emit func(Outcome) error) (Stats, error) {
 	rc = rc.withDefaults()
-	limiter := rate.NewLimiter(rate.Limit(rc.LoginRate), 1)
+	// A burst of one connection per worker: workers that finish together
+	// need not queue behind each other, and the average stays at the rate.
+	limiter := rate.NewLimiter(rate.Limit(rc.LoginRate), rc.Workers)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
 	g := newGate(rc.Workers, rc.MaxConnections)
 	var lat latency
 	var pen penalty
+	var pc penaltyClocks
 	event := func(e Event) {
 		if rc.Events != nil {
 			rc.Events(e)
@@ -158,7 +180,7 @@ func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc 
 		go func() {
 			defer wg.Done()
 			for e := range jobs {
-				outs <- probeWithRetry(ctx, p, e, rc, limiter, g)
+				outs <- probeWithRetry(ctx, p, e, rc, limiter, g, &pc)
 			}
 		}()
 	}
@@ -197,6 +219,9 @@ func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc 
 			stop = &StopError{Reason: "cannot record results", Err: err}
 			cancel(stop)
 		}
+		if o.Record.Login.Outcome == "failed" {
+			pc.refused.mark()
+		}
 		adapt(o, g, &lat, &pen, event)
 		if stop == nil {
 			paused := br.trips
@@ -209,7 +234,7 @@ func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc 
 		}
 	}
 	st := Stats{Pauses: br.trips}
-	st.FinalLimit, st.PeakConnections = g.snapshot()
+	st.FinalLimit, st.PeakConnections, st.PeakWorking = g.snapshot()
 	st.PenaltyDetected, st.PenaltyHeld, st.PenaltyWait = pen.snapshot()
 	if stop != nil {
 		return st, stop
@@ -263,24 +288,28 @@ func adapt(o Outcome, g *gate, lat *latency, pen *penalty, event func(Event)) {
 	}
 }
 
-func probeWithRetry(ctx context.Context, p *Prober, e inventory.Entry, rc RunConfig, limiter *rate.Limiter, g *gate) Outcome {
+func probeWithRetry(ctx context.Context, p *Prober, e inventory.Entry, rc RunConfig, limiter *rate.Limiter, g *gate, pc *penaltyClocks) Outcome {
 	var attempts []string
 	for i := 1; ; i++ {
-		err := g.acquire(ctx)
+		// While logins are being held, a new one would only sit on a
+		// working slot: it takes one when the server answers it.
+		held := pc.likely()
+		err := g.acquire(ctx, !held)
 		if err == nil {
 			if err = limiter.Wait(ctx); err != nil {
-				g.release()
+				g.release(!held)
 			}
 		}
 		if err != nil {
-			rec := results.Mailbox{Kind: results.KindMailbox, Mailbox: e.Mailbox, AccountID: e.AccountID, ProbedAt: time.Now().UTC()}
+			rec := results.Mailbox{Kind: results.KindMailbox, Mailbox: e.Mailbox(), AccountID: e.AccountID(), ProbedAt: time.Now().UTC()}
 			rec.Error = "not probed: " + err.Error()
 			rec.Login.Outcome = "error"
 			rec.Attempts = attempts
 			return Outcome{Record: rec, Err: err}
 		}
-		rec, err := p.Probe(ctx, e)
-		g.release()
+		w := &heldLogin{g: g, after: pc.heldAfter(rc.HeldAfter), pc: pc, held: held}
+		rec, err := p.probe(ctx, e, w)
+		g.release(w.working())
 		if err == nil || !IsTransient(err) || i >= rc.Attempts || ctx.Err() != nil {
 			rec.Attempts = attempts
 			return Outcome{Record: rec, Err: err}
@@ -375,4 +404,136 @@ func (b *breaker) wait(ctx context.Context, drain <-chan struct{}) error {
 	case <-drain:
 		return errors.New("drained")
 	}
+}
+
+// clock remembers when something last happened.
+type clock struct{ last atomic.Int64 } // unix nanoseconds
+
+func (c *clock) mark() { c.last.Store(time.Now().UnixNano()) }
+
+// within reports whether it happened less than d ago.
+func (c *clock) within(d time.Duration) bool {
+	t := c.last.Load()
+	return t != 0 && time.Since(time.Unix(0, t)) < d
+}
+
+// penaltyClocks tell whether Dovecot's authentication penalty is likely in
+// force: it follows a refused login and lasts 15 s after the last failure
+// it counted.
+type penaltyClocks struct {
+	refused clock // a login was refused
+	held    clock // a login that then succeeded was held by the penalty
+
+	mu    sync.Mutex
+	login float64 // ms, moving average of logins answered without a hold
+	n     int
+}
+
+// penaltyHold is the least a login the penalty held takes: its first
+// step is 4 s.
+const penaltyHold = 3 * time.Second
+
+// observe adds the time a login took that was answered without a hold.
+func (c *penaltyClocks) observe(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ms := float64(d.Microseconds()) / 1000
+	if c.n == 0 {
+		c.login = ms
+	} else {
+		c.login = 0.9*c.login + 0.1*ms
+	}
+	c.n++
+}
+
+// heldAfter is how long a login may wait before it counts as held: eight
+// times the usual login, at least 250 ms and at most ceiling. Before 10
+// logins were seen, ceiling.
+func (c *penaltyClocks) heldAfter(ceiling time.Duration) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n < 10 {
+		return ceiling
+	}
+	d := time.Duration(8 * c.login * float64(time.Millisecond))
+	return min(ceiling, max(250*time.Millisecond, d))
+}
+
+// possible: a login refused in the last 30 s, so a slow login may be held.
+func (c *penaltyClocks) possible() bool { return c.refused.within(30 * time.Second) }
+
+// likely: besides, a login was held in the last 15 s, so the next one
+// most probably will be too.
+func (c *penaltyClocks) likely() bool { return c.possible() && c.held.within(15*time.Second) }
+
+// heldLogin gives a probe's working slot back while its login waits longer
+// than after (and a login was refused recently), and takes one again when
+// the server answers a login that succeeded. A probe started while the
+// penalty is likely starts without a working slot (held set).
+type heldLogin struct {
+	g     *gate
+	after time.Duration
+	pc    *penaltyClocks
+
+	mu    sync.Mutex
+	timer *time.Timer
+	held  bool // no working slot: given back, or never taken
+	done  bool // login answered
+	t0    time.Time
+}
+
+func (h *heldLogin) started() {
+	h.mu.Lock()
+	h.t0 = time.Now()
+	if !h.held {
+		h.timer = time.AfterFunc(h.after, h.check)
+	}
+	h.mu.Unlock()
+}
+
+func (h *heldLogin) check() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done || h.held {
+		return
+	}
+	if h.pc.possible() {
+		h.held = true
+		h.g.hold()
+		return
+	}
+	h.timer.Reset(h.after / 4)
+}
+
+func (h *heldLogin) answered(ctx context.Context, ok bool) error {
+	h.mu.Lock()
+	h.done = true
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	held := h.held
+	if took := time.Since(h.t0); ok && took >= penaltyHold {
+		h.pc.held.mark()
+	} else if ok && took < h.after {
+		h.pc.observe(took)
+	}
+	h.mu.Unlock()
+	if !held || !ok {
+		// A refused login ends the probe: no work, no slot needed.
+		return nil
+	}
+	if err := h.g.resume(ctx); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.held = false
+	h.mu.Unlock()
+	return nil
+}
+
+// working reports whether the probe holds a working slot.
+func (h *heldLogin) working() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.held
 }

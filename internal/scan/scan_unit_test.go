@@ -182,7 +182,7 @@ func TestSilentServerTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	rec, err := p.Probe(context.Background(), inventory.Entry{Mailbox: "a@isp.example", AccountID: "1"})
+	rec, err := p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "a@isp.example", AccountID: "1"}))
 	var te *TimeoutError
 	if !errors.As(err, &te) || te.Step != "read greeting" {
 		t.Fatalf("err = %v, want a greeting timeout", err)
@@ -199,7 +199,11 @@ func TestSilentServerTimesOut(t *testing.T) {
 
 	// The whole run ends too, with every mailbox recorded.
 	var outs []Outcome
-	entries := []inventory.Entry{{Mailbox: "a@x", AccountID: "1"}, {Mailbox: "b@x", AccountID: "2"}, {Mailbox: "c@x", AccountID: "3"}}
+	entries := []inventory.Entry{
+		inventory.NewEntry(inventory.Fields{Mailbox: "a@x", AccountID: "1"}),
+		inventory.NewEntry(inventory.Fields{Mailbox: "b@x", AccountID: "2"}),
+		inventory.NewEntry(inventory.Fields{Mailbox: "c@x", AccountID: "3"}),
+	}
 	err = Run(context.Background(), p, entries, RunConfig{Workers: 2, Attempts: 2, Backoff: 10 * time.Millisecond, LoginRate: 1000}, func(o Outcome) error {
 		outs = append(outs, o)
 		return nil

@@ -58,7 +58,7 @@ func probeScripted(t *testing.T, addr string) (error, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := p.Probe(context.Background(), inventory.Entry{Mailbox: "a@isp.example", AccountID: "1"})
+	rec, err := p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "a@isp.example", AccountID: "1"}))
 	return err, rec.Error
 }
 
