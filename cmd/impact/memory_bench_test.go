@@ -80,17 +80,8 @@ func BenchmarkDryRun1M(b *testing.B) {
 	debug.FreeOSMemory()
 	args := []string{"scan", "--dry-run", "--inventory", inv, "--server", "imap.example.net:993",
 		"--cutoff", "2024-06-02T08:00:00Z", "--auth", "master", "--master-user", "ops", "--results", filepath.Join(dir, "scan.jsonl")}
-	p := startPeak()
-	b.ResetTimer()
-	for b.Loop() {
-		if code, stderr := runImpact(b, "", args...); code != exitOK {
-			b.Fatalf("exit %d\n%s", code, stderr)
-		}
-	}
-	p.Stop()
+	benchPeak(b, args...)
 	st, _ := os.Stat(inv)
-	b.ReportMetric(float64(p.total)/(1<<20), "peak-MiB")
-	b.ReportMetric(float64(p.live)/(1<<20), "live-MiB")
 	b.ReportMetric(float64(st.Size())/(1<<20), "inventory-MiB")
 }
 
@@ -103,9 +94,17 @@ func BenchmarkDryRun1M(b *testing.B) {
 //	/usr/bin/time -v /tmp/impact.test -test.run '^$' -test.bench BenchmarkDemo100k -test.benchtime 1x
 func BenchmarkDemo100k(b *testing.B) {
 	out := filepath.Join(b.TempDir(), "demo")
+	benchPeak(b, "demo", "--out", out, "--mailboxes", "100000", "--workers", "16")
+}
+
+// benchPeak runs impact with args b.N times and reports the peak and live
+// heap while it ran.
+func benchPeak(b *testing.B, args ...string) {
+	b.Helper()
 	p := startPeak()
+	b.ResetTimer()
 	for b.Loop() {
-		if code, stderr := runImpact(b, "", "demo", "--out", out, "--mailboxes", "100000", "--workers", "16"); code != exitOK {
+		if code, stderr := runImpact(b, "", args...); code != exitOK {
 			b.Fatalf("exit %d\n%s", code, stderr)
 		}
 	}

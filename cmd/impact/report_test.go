@@ -351,18 +351,9 @@ func BenchmarkReport1M(b *testing.B) {
 	if os.Getenv("IMPACT_BENCH_CSV") != "" {
 		args = append(args, "--csv", filepath.Join(dir, "csv"))
 	}
-	p := startPeak()
-	b.ResetTimer()
-	for b.Loop() {
-		if code, stderr := runImpact(b, "", args...); code != exitOK {
-			b.Fatalf("exit %d\n%s", code, stderr)
-		}
-	}
-	p.Stop()
+	benchPeak(b, args...)
 	rs, _ := os.Stat(resultsFile)
 	bs, _ := os.Stat(book)
-	b.ReportMetric(float64(p.total)/(1<<20), "peak-MiB")
-	b.ReportMetric(float64(p.live)/(1<<20), "live-MiB")
 	b.ReportMetric(float64(rs.Size())/(1<<20), "results-MiB")
 	b.ReportMetric(float64(bs.Size())/(1<<20), "xlsx-MiB")
 }

@@ -101,7 +101,7 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "scan the valid rows even if some inventory rows are rejected (they are listed)")
 	fs.StringVar(&o.traceFile, "trace-imap", "", "write the IMAP conversation to `FILE`, credentials redacted (for support cases)")
 	fs.StringVar(&o.title, "title", "", "incident title for the workbook (default: \"Mail storage incident\" and the cutoff)")
-	fs.IntVar(&o.maxConnections, "max-connections", 0, "most connections open at once, counting logins the server holds after refused logins (Dovecot's authentication penalty); default 64, or --workers if higher")
+	fs.IntVar(&o.maxConnections, "max-connections", 0, "most connections open at once, counting logins the server holds after refused logins (Dovecot's authentication penalty); 0: 64, or --workers if higher")
 	fs.StringVar(&o.shard, "shard", "", "scan only shard `K/N` (K from 0 to N-1) of the inventory, by a stable hash of the mailbox, e.g. 0/4 ($JOB_COMPLETION_INDEX/4)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug (one event per mailbox), info, warn or error")
@@ -187,8 +187,8 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 	if o.workers < 1 || o.workers > 256 {
 		return cutoff, usageErr("--workers %d: want 1 to 256", o.workers)
 	}
-	if o.rate <= 0 {
-		return cutoff, usageErr("--rate %g: want a positive number of connections per second", o.rate)
+	if !(o.rate > 0 && o.rate <= 10000) { // also refuses NaN
+		return cutoff, usageErr("--rate %g: want a number of new connections per second from above 0 to 10000", o.rate)
 	}
 	for _, t := range []struct {
 		flag string
@@ -198,11 +198,11 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 			return cutoff, usageErr("%s %s: want at least 1s, e.g. 30s", t.flag, t.d)
 		}
 	}
+	if o.maxConnections < 0 || o.maxConnections > 256 {
+		return cutoff, usageErr("--max-connections %d: want 1 to 256 (0: the default, 64 or --workers if higher)", o.maxConnections)
+	}
 	if o.maxConnections != 0 && o.maxConnections < o.workers {
 		return cutoff, usageErr("--max-connections %d is below --workers %d: every working probe has a connection", o.maxConnections, o.workers)
-	}
-	if o.maxConnections > 256 {
-		return cutoff, usageErr("--max-connections %d: want at most 256", o.maxConnections)
 	}
 	if _, _, err := parseShard(o.shard); err != nil {
 		return cutoff, err
@@ -581,9 +581,9 @@ func failuresLast(todo []inventory.Entry, failed map[string]bool) ([]inventory.E
 
 // loadStatus is the progress line's note on how the scan treats the server.
 func loadStatus(limit int, penalty bool) string {
-	s := fmt.Sprintf("%d at once", limit)
+	s := fmt.Sprintf("%d at work", limit)
 	if penalty {
-		s += "; Dovecot auth penalty holding logins"
+		s += "; Dovecot auth penalty holding logins, more connections waiting"
 	}
 	return s
 }
@@ -751,6 +751,7 @@ func dryRun(e *env, o *scanOptions, cutoff time.Time, inv *inventory.Inventory, 
 	accounts := inventory.GroupAccounts(inv.Entries)
 	fmt.Fprintf(w, "Accounts:   %d (%d with several mailboxes)\n", accounts.Len(), accounts.Multi())
 	fmt.Fprintf(w, "Mailboxes:  business %d, residential %d, unknown type %d\n", types[results.TypeBusiness], types[results.TypeResidential], types[results.TypeUnknown])
+	fmt.Fprintf(w, "Load:       %d workers, up to %d connections while logins are held, at most %g new connections/s\n", o.workers, o.connections(), o.rate)
 	fmt.Fprintf(w, "To probe:   %d (results file %s)\n", len(todo), o.results)
 	for i, en := range todo {
 		if i == 10 {

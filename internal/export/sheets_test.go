@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -346,5 +347,31 @@ func TestAppendEscaped(t *testing.T) {
 	}
 	if got := truncateUTF16("abc", 3); got != "abc" {
 		t.Errorf("truncateUTF16 = %q", got)
+	}
+}
+
+// TestLoadLinesStops: a run that stopped early is a warning while mailboxes
+// are still unprobed, and a plain note once a later run resumed it.
+func TestLoadLinesStops(t *testing.T) {
+	at := time.Date(2026, 11, 29, 3, 4, 0, 0, time.UTC)
+	ends := []results.End{{Reason: "interrupted", FinishedAt: at}, {}}
+	tests := []struct {
+		complete  bool
+		label     string
+		val, tone string
+	}{
+		{false, "Run stopped early", "interrupted", "warning"},
+		{true, "Earlier run stopped", "interrupted at 2026-11-29 03:04 UTC; resumed since", ""},
+	}
+	for _, tt := range tests {
+		var found *summaryLine
+		for _, l := range loadLines(ends, tt.complete) {
+			if l.label == "Run stopped early" || l.label == "Earlier run stopped" {
+				found = &l
+			}
+		}
+		if found == nil || found.label != tt.label || found.val.s != tt.val || (found.tone == warning) != (tt.tone == "warning") {
+			t.Errorf("complete=%v: got %+v, want %s %q %s", tt.complete, found, tt.label, tt.val, tt.tone)
+		}
 	}
 }

@@ -176,7 +176,7 @@ func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
 	if r.Inventory > 0 {
 		lines = append(lines, summaryLine{label: "Mailboxes in inventory", val: num(r.Inventory)})
 	}
-	lines = append(lines, loadLines(r.Ends)...)
+	lines = append(lines, loadLines(r.Ends, r.Complete)...)
 	lines = append(lines, v.evidenceLines()...)
 	return append(lines,
 		summaryLine{label: "Mailboxes probed", val: num(v.rec.Mailboxes()), link: sheetLink(mailboxesSheet)},
@@ -190,13 +190,14 @@ func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
 // loadLines say how the runs treated the server: most connections open,
 // breaker pauses, why a run stopped, and the authentication penalty with
 // what removes it.
-func loadLines(ends []results.End) []summaryLine {
+func loadLines(ends []results.End, complete bool) []summaryLine {
 	if len(ends) == 0 {
 		return nil
 	}
 	peak, pauses, held := 0, 0, 0
 	wait := 0.0
 	var advice, stops []string
+	var earlier []string // stops of runs that a later run resumed
 	for _, e := range ends {
 		peak = max(peak, e.PeakConnections)
 		pauses += e.Pauses
@@ -207,13 +208,20 @@ func loadLines(ends []results.End) []summaryLine {
 				advice = append(advice, a)
 			}
 		}
-		if e.Reason != "" {
+		// Once every mailbox has a verdict, a run that stopped early was
+		// resumed: worth knowing, no longer a warning.
+		if e.Reason != "" && complete {
+			earlier = append(earlier, fmt.Sprintf("%s at %s UTC; resumed since", e.Reason, e.FinishedAt.UTC().Format("2006-01-02 15:04")))
+		} else if e.Reason != "" {
 			stops = append(stops, e.Reason)
 		}
 	}
 	lines := []summaryLine{
 		{label: "Most connections at once", val: number(int64(peak))},
 		{label: "Breaker pauses", val: number(int64(pauses))},
+	}
+	for _, s := range earlier {
+		lines = append(lines, summaryLine{label: "Earlier run stopped", val: text(s)})
 	}
 	for _, s := range stops {
 		lines = append(lines, summaryLine{label: "Run stopped early", val: text(s), tone: warning})

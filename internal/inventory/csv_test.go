@@ -416,7 +416,9 @@ func TestReadDuplicates(t *testing.T) {
 		"bob@example.net,7,Basic,\n" +
 		" ann@example.NET\u00a0,00420,Pro,2019-01-03\n" +
 		"ANN@example.net,0420,Basic,2019-01-04\n" +
-		"bob@example.net,,Basic,\n"
+		"bob@example.net,,Basic,\n" +
+		"carl@example.net,8,\"Pro\nPlus\",\n" +
+		"carl@example.net,8,Pro,\n"
 	inv, err := Read(writeFile(t, "dup.csv", content), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -427,11 +429,14 @@ func TestReadDuplicates(t *testing.T) {
 			Conflict: "account_id 00420 vs 0420; product Pro vs Basic; created 2019-01-03 vs 2019-01-04"},
 		{Mailbox: "bob@example.net", Source: "dup.csv:3", Duplicate: "dup.csv:6",
 			Conflict: `account_id 7 vs ""`},
+		// A line break in a value is quoted, so the warning stays one line.
+		{Mailbox: "carl@example.net", Source: "dup.csv:7", Duplicate: "dup.csv:9",
+			Conflict: `product "Pro\nPlus" vs Pro`},
 	}
 	if !slices.Equal(inv.Duplicates, want) {
 		t.Errorf("duplicates\n got %+v\nwant %+v", inv.Duplicates, want)
 	}
-	if got := briefs(inv.Entries); len(got) != 2 || got[0] != "Ann@example.net|00420||Pro|2019-01-03T00:00:00Z|||||dup.csv:2" {
+	if got := briefs(inv.Entries); len(got) != 3 || got[0] != "Ann@example.net|00420||Pro|2019-01-03T00:00:00Z|||||dup.csv:2" {
 		t.Errorf("entries %q", got)
 	}
 }

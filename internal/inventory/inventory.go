@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Options tell Read how to read an inventory.
@@ -282,8 +283,9 @@ func (b *builder) duplicate(first Entry, line int, v *[numFields]string, created
 }
 
 func show(s string) string {
-	if s == "" {
-		return `""`
+	if s == "" || strings.ContainsFunc(s, unicode.IsControl) {
+		// A line break in a cell must not break the warning's line.
+		return strconv.Quote(s)
 	}
 	return s
 }
