@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/impact-ops/impact/internal/classify"
 	"github.com/impact-ops/impact/internal/demo"
 	"github.com/impact-ops/impact/internal/results"
 )
@@ -65,7 +66,13 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if _, err := o.check(); err != nil {
 		return err
 	}
-	scanErr := runScan(ctx, e, o, dp.cutoff, &scanHooks{masterPassword: dp.masterPassword, rules: demoRules()})
+	// The demo's rules go into a file beside its inventory, so that the
+	// README's scan command run on that inventory classifies it alike.
+	o.rules = filepath.Join(*out, "rules.toml")
+	if err := writeDemoRules(o.rules); err != nil {
+		return err
+	}
+	scanErr := runScan(ctx, e, o, dp.cutoff, &scanHooks{masterPassword: dp.masterPassword})
 	srv.Close()
 
 	var ee *exitError
@@ -134,7 +141,7 @@ func demoDir(dir string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--out: %w", err)}
 	case len(ents) > 0:
 		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
-			return usageErr("--out %s already holds files the demo did not make; the demo writes accounts.csv, scan.jsonl and impact.xlsx: give it a new or empty directory", dir)
+			return usageErr("--out %s already holds files the demo did not make; the demo writes accounts.csv, rules.toml, scan.jsonl and impact.xlsx: give it a new or empty directory", dir)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -153,10 +160,23 @@ func lastSunday8(now time.Time) time.Time {
 	return d
 }
 
-// demoRules are the default rules plus the demo ISP's own domains, so the
-// domain rule can recognise business domains.
-func demoRules() *classify.Rules {
-	r := classify.DefaultRules()
-	r.ISPDomains = demo.ISPDomains()
-	return r
+// writeDemoRules writes the demo's settings: the default rules plus the
+// demo ISP's own domains, so that its residential customers are told from
+// business customers by their domain.
+func writeDemoRules(path string) error {
+	var b strings.Builder
+	b.WriteString("# Written by impact demo: the rules the demo's scan used (see README \"Classification and ranking\").\n")
+	b.WriteString("# The demo ISP's own mail domains: a mailbox in any other domain is a business's.\n")
+	b.WriteString("isp_domains = [")
+	for i, d := range demo.ISPDomains() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(d))
+	}
+	b.WriteString("]\n")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("demo: write rules: %w", err)
+	}
+	return nil
 }

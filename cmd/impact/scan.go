@@ -262,16 +262,12 @@ func cmdScan(ctx context.Context, e *env, args []string) error {
 // scanHooks lets the demo reuse the scan path with its own server.
 type scanHooks struct {
 	masterPassword string
-	rules          *classify.Rules
 }
 
 func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hooks *scanHooks) error {
 	rules, pb, err := loadSettings(o.rules)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
-	}
-	if hooks != nil && hooks.rules != nil {
-		rules = hooks.rules
 	}
 	ev, err := o.evidenceFlags.evidence(cutoff)
 	if err != nil {
@@ -328,6 +324,9 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 				return usageErr("%v: the records before that line are intact; repair or delete the damaged line and rerun (--fresh would discard them all)", err)
 			}
 			if err := compatible(prior.last, o, cutoff, shardLabel(shardK, shardN)); err != nil {
+				return err
+			}
+			if err := sameInventory(e, prior, inv, o); err != nil {
 				return err
 			}
 		}
@@ -622,6 +621,40 @@ func compatible(last *results.Scan, o *scanOptions, cutoff time.Time, shard stri
 	if !last.Cutoff.Equal(cutoff) {
 		return usageErr("%s holds a scan with cutoff %s, not %s: use another --results file, or --fresh to discard it", o.results, last.Cutoff.Format(time.RFC3339), cutoff.Format(time.RFC3339))
 	}
+	return nil
+}
+
+// sameInventory refuses to resume a results file whose mailboxes are
+// mostly (more than half) not in this inventory (the wrong inventory, most probably: the
+// report would mix the two), and warns when a few are not (accounts
+// closed since the scan began; they stay in the report).
+func sameInventory(e *env, prior *priorScan, inv *inventory.Inventory, o *scanOptions) error {
+	if len(prior.final) == 0 {
+		return nil
+	}
+	idx := inventory.NewIndex(inv.Entries)
+	foreign, example := 0, ""
+	for m := range prior.final {
+		if _, ok := idx.Lookup(m); !ok {
+			foreign++
+			if example == "" || m < example {
+				example = m
+			}
+		}
+	}
+	if foreign == 0 {
+		return nil
+	}
+	was := ""
+	if prior.last != nil {
+		was = fmt.Sprintf(" (it was started with %s, %d mailboxes)", prior.last.Inventory, prior.last.Mailboxes)
+	}
+	if foreign*2 > len(prior.final) {
+		return usageErr("%s holds results for %d mailboxes that are not in %s, e.g. %s%s: use another --results file for this inventory, or --fresh to discard the results",
+			o.results, foreign, o.inventory, example, was)
+	}
+	fmt.Fprintf(e.stderr, "warning: %s holds results for %d mailboxes that are not in %s, e.g. %s%s; they stay in the report\n",
+		o.results, foreign, o.inventory, example, was)
 	return nil
 }
 
