@@ -36,6 +36,11 @@ func parse(fs *flag.FlagSet, e *env, args []string) error {
 			return errHelp
 		}
 	}
+	// After a parse error the flag package shows fs.Usage: one line
+	// pointing at --help, not the whole text, so the error stays in view.
+	long := fs.Usage
+	fs.Usage = func() { fmt.Fprintf(fs.Output(), "Run 'impact %s --help' for the flags and examples.\n", fs.Name()) }
+	defer func() { fs.Usage = long }()
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitUsage, err: errors.New("")}
 	}
