@@ -138,6 +138,12 @@ func BenchmarkDovecotPenalty(b *testing.B) {
 				scanOnce(b, cfg, es, RunConfig{}, false)
 			}
 		})
+		b.Run(fmt.Sprintf("penalty=%v/defaults/login-only", penalty), func(b *testing.B) {
+			for range b.N {
+				settle()
+				scanOnce(b, cfg, es, RunConfig{}, true)
+			}
+		})
 		b.Run(fmt.Sprintf("penalty=%v/defaults/failures-last", penalty), func(b *testing.B) {
 			for range b.N {
 				settle()
