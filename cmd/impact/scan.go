@@ -311,12 +311,15 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	level, _ := parseLevel(o.logLevel)
 	log := newLogger(e.stderr, o.logFormat, level)
 
+	// Lookups by mailbox and account cost a few bytes per entry, not the
+	// maps from strings that would double the inventory's memory.
+	index := inventory.NewIndex(inv.Entries)
 	var prior *priorScan
 	if !o.fresh {
 		if _, err := os.Stat(o.results); err == nil {
 			// A torn last line is reported once, when the file is opened
 			// for appending and the line cut off.
-			prior, err = readPrior(o.results, func(string) {})
+			prior, err = readPrior(o.results, index, len(inv.Entries), func(string) {})
 			if err != nil && prior.last == nil && prior.records == 0 {
 				return usageErr("--results %s is not a results file of impact scan (%v): name another file", o.results, err)
 			}
@@ -326,12 +329,12 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 			if err := compatible(prior.last, o, cutoff, shardLabel(shardK, shardN)); err != nil {
 				return err
 			}
-			if err := sameInventory(e, prior, inv, o); err != nil {
+			if err := sameInventory(e, prior, o); err != nil {
 				return err
 			}
 		}
 	}
-	todo := pending(entries, prior)
+	todo := pending(entries, prior, index)
 	if len(o.previous) > 0 {
 		known, err := knownFailures(o.previous)
 		if err != nil {
@@ -435,9 +438,6 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	fmt.Fprintf(e.stderr, "Probing %d mailboxes with %d workers (up to %d connections while logins are held), at most %g new connections/s; cutoff %s.\n",
 		len(todo), o.workers, o.connections(), o.rate, cutoff.Format(time.RFC3339))
 
-	// Lookups by mailbox and account cost a few bytes per entry, not the
-	// maps from strings that would double the inventory's memory.
-	index := inventory.NewIndex(inv.Entries)
 	accounts := inventory.GroupAccounts(inv.Entries)
 	prog := newProgress(e.stderr, len(todo))
 	probed := 0
@@ -588,20 +588,34 @@ func loadStatus(limit int, penalty bool) string {
 }
 
 // priorScan is what a resumed scan needs of its results file: which
-// mailboxes already have a final verdict, and the last run's header. It is
-// read by streaming, so resuming a scan of a million mailboxes does not
-// hold a million records.
+// inventory entries already have a final verdict, how many records name
+// mailboxes the inventory does not have, and the last run's header. It is
+// read by streaming and kept by entry position, so resuming a scan of a
+// million mailboxes holds neither a million records nor a million names.
 type priorScan struct {
-	final   map[string]bool
+	final   []bool // by position in the inventory; the last record wins
 	records int
+	foreign int    // records of mailboxes not in the inventory
+	example string // the first such mailbox, for messages
 	last    *results.Scan
 }
 
-func readPrior(path string, warn func(string)) (*priorScan, error) {
-	p := &priorScan{final: map[string]bool{}}
+func readPrior(path string, idx *inventory.Index, n int, warn func(string)) (*priorScan, error) {
+	p := &priorScan{final: make([]bool, n)}
 	err := results.Stream([]string{path},
 		func(sc *results.Scan) error { c := *sc; p.last = &c; return nil },
-		func(m *results.Mailbox) error { p.records++; p.final[m.Mailbox] = m.Final(); return nil },
+		func(m *results.Mailbox) error {
+			p.records++
+			if i, ok := idx.Lookup(m.Mailbox); ok {
+				p.final[i] = m.Final()
+			} else {
+				p.foreign++
+				if p.example == "" {
+					p.example = m.Mailbox
+				}
+			}
+			return nil
+		},
 		func(*results.End) {}, warn)
 	return p, err
 }
@@ -624,48 +638,35 @@ func compatible(last *results.Scan, o *scanOptions, cutoff time.Time, shard stri
 	return nil
 }
 
-// sameInventory refuses to resume a results file whose mailboxes are
-// mostly (more than half) not in this inventory (the wrong inventory, most probably: the
-// report would mix the two), and warns when a few are not (accounts
-// closed since the scan began; they stay in the report).
-func sameInventory(e *env, prior *priorScan, inv *inventory.Inventory, o *scanOptions) error {
-	if len(prior.final) == 0 {
-		return nil
-	}
-	idx := inventory.NewIndex(inv.Entries)
-	foreign, example := 0, ""
-	for m := range prior.final {
-		if _, ok := idx.Lookup(m); !ok {
-			foreign++
-			if example == "" || m < example {
-				example = m
-			}
-		}
-	}
-	if foreign == 0 {
+// sameInventory refuses to resume a results file whose records mostly
+// (more than half) name mailboxes that are not in this inventory (the wrong
+// inventory, most probably: the report would mix the two), and warns when a
+// few do (accounts closed since the scan began; they stay in the report).
+func sameInventory(e *env, prior *priorScan, o *scanOptions) error {
+	if prior.foreign == 0 {
 		return nil
 	}
 	was := ""
 	if prior.last != nil {
 		was = fmt.Sprintf(" (it was started with %s, %d mailboxes)", prior.last.Inventory, prior.last.Mailboxes)
 	}
-	if foreign*2 > len(prior.final) {
-		return usageErr("%s holds results for %d mailboxes that are not in %s, e.g. %s%s: use another --results file for this inventory, or --fresh to discard the results",
-			o.results, foreign, o.inventory, example, was)
+	if prior.foreign*2 > prior.records {
+		return usageErr("%s holds results for mailboxes that are not in %s (%d of its %d records, e.g. %s)%s: use another --results file for this inventory, or --fresh to discard the results",
+			o.results, o.inventory, prior.foreign, prior.records, prior.example, was)
 	}
-	fmt.Fprintf(e.stderr, "warning: %s holds results for %d mailboxes that are not in %s, e.g. %s%s; they stay in the report\n",
-		o.results, foreign, o.inventory, example, was)
+	fmt.Fprintf(e.stderr, "warning: %s holds results for mailboxes that are not in %s (%d of its %d records, e.g. %s)%s; they stay in the report\n",
+		o.results, o.inventory, prior.foreign, prior.records, prior.example, was)
 	return nil
 }
 
 // pending returns the entries without a final record, in inventory order.
-func pending(entries []inventory.Entry, prior *priorScan) []inventory.Entry {
+func pending(entries []inventory.Entry, prior *priorScan, idx *inventory.Index) []inventory.Entry {
 	if prior == nil {
 		return entries
 	}
 	var todo []inventory.Entry
 	for _, e := range entries {
-		if !prior.final[e.Mailbox()] {
+		if i, ok := idx.Lookup(e.Mailbox()); !ok || !prior.final[i] {
 			todo = append(todo, e)
 		}
 	}
