@@ -506,7 +506,11 @@ func keepPrevious(path string) (string, error) {
 
 func printSummary(w io.Writer, r *reportResult, started time.Time, resultsPath, reportPath string) {
 	fmt.Fprintf(w, "\nMailboxes: %s\n", impactCounts(r.counts))
-	fmt.Fprintf(w, "Accounts:  %d impacted of %d\n", r.Records.Impacted(), r.Records.Accounts())
+	if r.NotProbed > 0 {
+		fmt.Fprintf(w, "Accounts:  %d impacted of %d with a mailbox probed so far\n", r.Records.Impacted(), r.Records.Accounts())
+	} else {
+		fmt.Fprintf(w, "Accounts:  %d impacted of %d\n", r.Records.Impacted(), r.Records.Accounts())
+	}
 	if r.NotProbed > 0 {
 		fmt.Fprintf(w, "INCOMPLETE: %d mailboxes not probed yet\n", r.NotProbed)
 	}

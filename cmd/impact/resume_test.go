@@ -551,6 +551,9 @@ func TestKillResume(t *testing.T) {
 				if want := fmt.Sprintf("INCOMPLETE: %d mailboxes not probed yet", resumeMailboxes-r.seen); !strings.Contains(out, want) {
 					t.Errorf("%s: output lacks %q:\n%s", r.name, want, out)
 				}
+				if want := "with a mailbox probed so far"; !strings.Contains(out, want) {
+					t.Errorf("%s: the account count of an incomplete scan does not say it covers only probed mailboxes:\n%s", r.name, out)
+				}
 			}
 			if r.seen >= resumeMailboxes {
 				t.Errorf("%s: every mailbox probed: the interrupt came too late to test anything", r.name)
