@@ -207,3 +207,46 @@ func TestScanDovecotPenaltyAdvice(t *testing.T) {
 		t.Errorf("Summary lacks the penalty and its advice: %v", found)
 	}
 }
+
+// Every login refused: more likely the wrong server or inventory than a
+// whole platform lost. The scan says so on screen and on the Summary.
+func TestScanDovecotNoLoginWarning(t *testing.T) {
+	cutoff := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	fx := dovecottest.GenerateFixture(12, 1, cutoff)
+	srv := dovecottest.Start(t, fx, dovecottest.NoPenalty(), dovecottest.AuthFailureDelay(0))
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "accounts.csv")
+	var b strings.Builder
+	b.WriteString("email\n")
+	for _, u := range fx.Users {
+		b.WriteString(u.Name + "\n")
+	}
+	if err := os.WriteFile(inv, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, book := filepath.Join(dir, "scan.jsonl"), filepath.Join(dir, "impact.xlsx")
+	code, stderr := runImpact(t, srv.MasterPassword, "scan", "--inventory", inv, "--server", srv.Addr, "--tls", "none",
+		"--cutoff", cutoff.Format(time.RFC3339), "--master-user", srv.MasterUser, "--results", res, "--report", book)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if want := "warning: no login succeeded: all 12 logins of this run were refused"; !strings.Contains(stderr, want) {
+		t.Errorf("output lacks %q:\n%s", want, stderr)
+	}
+	f, err := excelize.OpenFile(book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows("Summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range rows {
+		found = found || len(r) >= 2 && r[0] == "Advice" && strings.Contains(r[1], "no login succeeded")
+	}
+	if !found {
+		t.Error("Summary lacks the no-login advice")
+	}
+}

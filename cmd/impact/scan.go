@@ -435,8 +435,12 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 	if header.Shard != "" {
 		fmt.Fprintf(e.stderr, "Shard %s: %d of the inventory's %d mailboxes.\n", header.Shard, len(entries), len(inv.Entries))
 	}
-	fmt.Fprintf(e.stderr, "Probing %d mailboxes with %d workers (up to %d connections while logins are held), at most %g new connections/s; cutoff %s.\n",
-		len(todo), o.workers, o.connections(), o.rate, cutoff.Format(time.RFC3339))
+	if len(todo) == 0 {
+		fmt.Fprintf(e.stderr, "Nothing left to probe: every mailbox has a verdict. Writing the report.\n")
+	} else {
+		fmt.Fprintf(e.stderr, "Probing %d mailboxes with %d workers (up to %d connections while logins are held), at most %g new connections/s; cutoff %s.\n",
+			len(todo), o.workers, o.connections(), o.rate, cutoff.Format(time.RFC3339))
+	}
 
 	accounts := inventory.GroupAccounts(inv.Entries)
 	prog := newProgress(e.stderr, len(todo))
@@ -461,6 +465,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 			prog.note(loadStatus(limit, penaltySeen))
 		}}
 	var refused []inventory.Entry
+	var loggedIn, loginRefused int // in this run
 	firstRefusal := map[string]string{}
 	record := func(out scan.Outcome) error {
 		rec := out.Record
@@ -485,11 +490,21 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 			}
 		}
 		probed++
+		switch rec.Login.Outcome {
+		case "ok":
+			loggedIn++
+		case "failed":
+			loginRefused++
+		}
 		prog.done(&rec)
 		return nil
 	}
 	stats, runErr := scan.RunWithStats(ctx, prober, todo, rc, record)
 	prog.close()
+	if a := noLoginAdvice(loggedIn, loginRefused, target); a != "" {
+		advice = append(advice, a)
+		fmt.Fprintf(e.stderr, "\nwarning: %s\n\n", a)
+	}
 	if runErr == nil && len(refused) > 0 {
 		// Some servers refuse logins intermittently: ask once more, at the
 		// end, all together, so the refusals (and any penalty they bring)
@@ -511,8 +526,8 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 		PeakConnections: stats.PeakConnections, Pauses: stats.Pauses, PenaltyHeld: stats.PenaltyHeld,
 		PenaltyWaitS: stats.PenaltyWait.Seconds(), Advice: advice}
 	if stats.PenaltyDetected {
-		fmt.Fprintf(e.stderr, "Authentication penalty: %d logins were held %s in all (about %s of this scan at %d connections).\n",
-			stats.PenaltyHeld, stats.PenaltyWait.Round(time.Second), (stats.PenaltyWait / time.Duration(max(stats.PeakConnections, 1))).Round(time.Second), stats.PeakConnections)
+		fmt.Fprintf(e.stderr, "Authentication penalty: %d logins were held, %s of login time in all; spread over %d connections, about %s of this scan's time.\n",
+			stats.PenaltyHeld, stats.PenaltyWait.Round(time.Second), stats.PeakConnections, (stats.PenaltyWait / time.Duration(max(stats.PeakConnections, 1))).Round(time.Second))
 	}
 	if runErr != nil {
 		end.Reason = runErr.Error()
@@ -683,6 +698,20 @@ func fillFromInventory(rec *results.Mailbox, e inventory.Entry) {
 	if c := e.Created(); !c.IsZero() {
 		rec.Created = c.Format(time.DateOnly)
 	}
+}
+
+// noLoginAdvice warns when many logins were refused and none worked: in
+// an incident some mailboxes are gone, not all of them, so it is more
+// likely the wrong server (the incident began with a console pointed at
+// the wrong system) or the wrong inventory than a total loss. "" when
+// not so.
+func noLoginAdvice(ok, refused int, t results.Target) string {
+	if ok > 0 || refused < 10 {
+		return ""
+	}
+	return fmt.Sprintf("no login succeeded: all %d logins of this run were refused. Before acting on this report, check that %s (%s) "+
+		"is the server that holds these mailboxes and that the inventory is the right one: a whole platform lost is less likely than the wrong target",
+		refused, t.Server, strings.Join(t.Addresses, ", "))
 }
 
 // connections is the ceiling on open connections: --max-connections, by

@@ -182,7 +182,9 @@ func (l *latency) observe(ms float64) bool {
 // login, anvil holds every later login from the same address 4, 8, then
 // 15 s (plus auth_failure_delay, 2 s, for the failing ones), while the
 // commands after login stay fast. Seen from the client: logins taking a
-// second and a half or more, after login refusals, with quick sessions.
+// second and a half or more, after login refusals, with quick sessions; or,
+// when nearly every login fails, refusals taking 3 s or more beyond
+// auth_failure_delay.
 type penalty struct {
 	mu       sync.Mutex
 	window   []bool // recent logins: true when held >= heldMS
@@ -192,7 +194,11 @@ type penalty struct {
 	detected bool
 }
 
-const heldMS = 1500
+const (
+	heldMS         = 1500
+	failureDelayMS = 2000 // Dovecot's auth_failure_delay default
+	heldRefusalMS  = 3000 // a refusal this much slower than failureDelayMS was held
+)
 
 // observe adds a login's latency and the time the rest of the probe took;
 // it returns true once, when the penalty is first recognised.
@@ -202,12 +208,17 @@ func (p *penalty) observe(loginMS, restMS int64, refused bool) bool {
 	if refused {
 		p.refusals++
 	}
-	// A refused login is slow by itself (auth_failure_delay, 2 s): only a
-	// login that then succeeds shows the penalty holding it.
-	isHeld := !refused && loginMS >= heldMS && restMS < heldMS/3
+	// A refused login is slow by itself (auth_failure_delay, 2 s); one
+	// that took the penalty's least hold (4 s) more was held too. That is
+	// what shows the penalty when nearly every login fails.
+	wait := loginMS
+	if refused {
+		wait -= failureDelayMS
+	}
+	isHeld := (!refused && loginMS >= heldMS && restMS < heldMS/3) || (refused && wait >= heldRefusalMS)
 	if isHeld {
 		p.held++
-		p.wait += time.Duration(loginMS) * time.Millisecond
+		p.wait += time.Duration(wait) * time.Millisecond
 	}
 	p.window = append(p.window, isHeld)
 	if len(p.window) > 40 {

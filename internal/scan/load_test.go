@@ -16,6 +16,8 @@ func TestPenaltyObserve(t *testing.T) {
 		{"held logins after refusals", repeat([3]int64{2000, 0, 1}, 3, [3]int64{4000, 5, 0}, 12), true},
 		{"slow logins with slow sessions are load, not penalty", repeat([3]int64{2000, 0, 1}, 3, [3]int64{4000, 3000, 0}, 12), false},
 		{"held logins without any refusal", repeat([3]int64{4000, 5, 0}, 20, [3]int64{4, 3, 0}, 0), false},
+		{"every login refused, most after a hold", repeat([3]int64{2000, 0, 1}, 3, [3]int64{6000, 0, 1}, 12), true},
+		{"every login refused, none held", repeat([3]int64{2000, 0, 1}, 20, [3]int64{2100, 0, 1}, 20), false},
 	}
 	for _, tt := range tests {
 		var p penalty

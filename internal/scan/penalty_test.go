@@ -93,3 +93,35 @@ func TestDovecotRateLimit(t *testing.T) {
 		t.Errorf("%d mailboxes in %v, want %d in at least %v", n, el, len(es), least)
 	}
 }
+
+// TestDovecotPenaltyAllRefused: every mailbox is gone, so no login ever
+// succeeds to show a hold; refusals that take the penalty's hold beyond
+// auth_failure_delay show it instead.
+func TestDovecotPenaltyAllRefused(t *testing.T) {
+	fx := dovecottest.GenerateFixture(20, 1, cutoff)
+	srv := dovecottest.Start(t, fx)
+	var es []inventory.Entry
+	for _, u := range fx.Users {
+		es = append(es, inventory.NewEntry(inventory.Fields{Mailbox: u.Name}))
+	}
+	p, err := NewProber(Config{Server: srv.Addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: srv.MasterUser, MasterPassword: srv.MasterPassword, Cutoff: cutoff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	refused := 0
+	st, err := RunWithStats(context.Background(), p, es, RunConfig{Workers: 4, MaxConnections: 20, LoginRate: 1000},
+		func(o Outcome) error {
+			if o.Record.Login.Outcome == "failed" {
+				refused++
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused != len(es) || !st.PenaltyDetected || st.PenaltyHeld == 0 {
+		t.Errorf("%d of %d refused, stats %+v: want all refused and the penalty recognised", refused, len(es), st)
+	}
+	t.Logf("%d refusals in %v, %d held", refused, time.Since(t0).Round(time.Second), st.PenaltyHeld)
+}

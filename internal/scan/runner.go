@@ -221,6 +221,11 @@ func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc 
 		}
 		if o.Record.Login.Outcome == "failed" {
 			pc.refused.mark()
+			if o.Record.Login.DurationMS >= failureDelayMS+heldRefusalMS {
+				// Held, then refused: the penalty holds logins even
+				// though none succeeds to show it.
+				pc.held.mark()
+			}
 		}
 		adapt(o, g, &lat, &pen, event)
 		if stop == nil {
