@@ -468,6 +468,12 @@ func (b *reportBuilder) progressReport(recs *export.Records) *export.Progress {
 		switch c.Progress {
 		case classify.ProgressStill:
 			p.StillByType[c.CustomerType]++
+			if c.Before != c.Now {
+				// Still impacted, but not as before (a mailbox re-created
+				// empty: login_failed, now missing_old_mail): support
+				// tells its customer something else now.
+				p.Changes = append(p.Changes, c)
+			}
 		case classify.ProgressRecovered, classify.ProgressNewly:
 			p.Changes = append(p.Changes, c)
 		}

@@ -82,8 +82,9 @@ type Progress struct {
 	Counts map[string]int
 	// StillByType is still_impacted mailboxes per customer type.
 	StillByType map[string]int
-	// Changes lists the mailboxes that recovered or became impacted since
-	// the latest earlier scan, by mailbox.
+	// Changes lists the mailboxes that recovered, became impacted, or are
+	// still impacted in another way since the latest earlier scan, by
+	// mailbox.
 	Changes []Change
 }
 
