@@ -109,15 +109,7 @@ func TestScanDovecotEndToEnd(t *testing.T) {
 		t.Errorf("target not recorded: %+v", set.Scans)
 	}
 
-	f, err := excelize.OpenFile(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := f.GetRows("Priority")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := sheetRows(t, report, "Priority")
 	// The business multi-mailbox account first, then the residential one.
 	var ranked []string
 	for _, r := range rows {
@@ -157,15 +149,7 @@ func TestScanDovecotPenaltyAdvice(t *testing.T) {
 	fx := dovecottest.GenerateFixture(48, 0.125, cutoff)
 	srv := dovecottest.Start(t, fx)
 	dir := t.TempDir()
-	inv := filepath.Join(dir, "accounts.csv")
-	var b strings.Builder
-	b.WriteString("email\n")
-	for _, u := range fx.Users {
-		b.WriteString(u.Name + "\n")
-	}
-	if err := os.WriteFile(inv, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inv := usersInventory(t, dir, fx)
 	res, book := filepath.Join(dir, "scan.jsonl"), filepath.Join(dir, "impact.xlsx")
 	code, stderr := runImpact(t, srv.MasterPassword, "scan", "--inventory", inv, "--server", srv.Addr, "--tls", "none",
 		"--cutoff", cutoff.Format(time.RFC3339), "--master-user", srv.MasterUser, "--results", res, "--report", book,
@@ -188,15 +172,7 @@ func TestScanDovecotPenaltyAdvice(t *testing.T) {
 	if len(set.Ends) != 1 || len(set.Ends[0].Advice) != 1 || set.Ends[0].PenaltyHeld == 0 {
 		t.Fatalf("end record %+v", set.Ends)
 	}
-	f, err := excelize.OpenFile(book)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := f.GetRows("Summary")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := sheetRows(t, book, "Summary")
 	found := map[string]bool{}
 	for _, r := range rows {
 		if len(r) >= 2 && (r[0] == "Advice" || r[0] == "Authentication penalty") {
@@ -215,15 +191,7 @@ func TestScanDovecotNoLoginWarning(t *testing.T) {
 	fx := dovecottest.GenerateFixture(12, 1, cutoff)
 	srv := dovecottest.Start(t, fx, dovecottest.NoPenalty(), dovecottest.AuthFailureDelay(0))
 	dir := t.TempDir()
-	inv := filepath.Join(dir, "accounts.csv")
-	var b strings.Builder
-	b.WriteString("email\n")
-	for _, u := range fx.Users {
-		b.WriteString(u.Name + "\n")
-	}
-	if err := os.WriteFile(inv, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inv := usersInventory(t, dir, fx)
 	res, book := filepath.Join(dir, "scan.jsonl"), filepath.Join(dir, "impact.xlsx")
 	code, stderr := runImpact(t, srv.MasterPassword, "scan", "--inventory", inv, "--server", srv.Addr, "--tls", "none",
 		"--cutoff", cutoff.Format(time.RFC3339), "--master-user", srv.MasterUser, "--results", res, "--report", book)
@@ -233,15 +201,7 @@ func TestScanDovecotNoLoginWarning(t *testing.T) {
 	if want := "warning: no login succeeded: all 12 logins of this run were refused"; !strings.Contains(stderr, want) {
 		t.Errorf("output lacks %q:\n%s", want, stderr)
 	}
-	f, err := excelize.OpenFile(book)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := f.GetRows("Summary")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := sheetRows(t, book, "Summary")
 	found := false
 	for _, r := range rows {
 		found = found || len(r) >= 2 && r[0] == "Advice" && strings.Contains(r[1], "no login succeeded")
@@ -249,4 +209,33 @@ func TestScanDovecotNoLoginWarning(t *testing.T) {
 	if !found {
 		t.Error("Summary lacks the no-login advice")
 	}
+}
+
+// usersInventory writes an inventory of fx's users (a mailbox column only)
+// into dir and returns its path.
+func usersInventory(t *testing.T, dir string, fx dovecottest.Fixture) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("email\n")
+	for _, u := range fx.Users {
+		b.WriteString(u.Name + "\n")
+	}
+	inv := filepath.Join(dir, "accounts.csv")
+	writeTestFile(t, inv, b.String())
+	return inv
+}
+
+// sheetRows reads the rows of one sheet of the workbook at path.
+func sheetRows(t *testing.T, path, sheet string) [][]string {
+	t.Helper()
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows(sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }

@@ -15,29 +15,9 @@ import (
 // concurrency it adapts never drops, and logins the penalty holds do not
 // take working slots.
 func TestDovecotPenaltyDetected(t *testing.T) {
-	fx := dovecottest.GenerateFixture(48, 0.125, cutoff)
-	srv := dovecottest.Start(t, fx)
-	var es []inventory.Entry
-	for _, u := range fx.Users {
-		es = append(es, inventory.NewEntry(inventory.Fields{Mailbox: u.Name, AccountID: u.Name}))
-	}
-	p, err := NewProber(Config{Server: srv.Addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: srv.MasterUser, MasterPassword: srv.MasterPassword, Cutoff: cutoff})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var events []Event
-	refused := 0
 	rc := RunConfig{Workers: 4, MaxConnections: 16, LoginRate: 1000, Events: func(e Event) { events = append(events, e) }}
-	st, err := RunWithStats(context.Background(), p, es, rc,
-		func(o Outcome) error {
-			if o.Record.Login.Outcome == "failed" {
-				refused++
-			}
-			return nil
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, refused, _, _ := fixtureScan(t, dovecottest.GenerateFixture(48, 0.125, cutoff), rc)
 	if refused != 6 {
 		t.Fatalf("%d logins refused, want 6", refused)
 	}
@@ -62,35 +42,19 @@ func TestDovecotPenaltyDetected(t *testing.T) {
 		t.Errorf("peak connections %d, working %d; want %d < connections <= %d, working <= %d",
 			st.PeakConnections, st.PeakWorking, rc.Workers, rc.MaxConnections, rc.Workers)
 	}
-	if out, err := srv.Doveadm("penalty"); err == nil {
-		t.Logf("doveadm penalty:\n%s", out)
-	}
 }
 
 // TestDovecotRateLimit: new connections stay within LoginRate on average
 // (up to Workers may open at once), whatever the server could take.
 func TestDovecotRateLimit(t *testing.T) {
-	fx := dovecottest.GenerateFixture(30, 0, cutoff)
-	srv := dovecottest.Start(t, fx, dovecottest.NoPenalty())
-	var es []inventory.Entry
-	for _, u := range fx.Users {
-		es = append(es, inventory.NewEntry(inventory.Fields{Mailbox: u.Name}))
-	}
-	p, err := NewProber(Config{Server: srv.Addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: srv.MasterUser, MasterPassword: srv.MasterPassword, Cutoff: cutoff})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rc := RunConfig{Workers: 4, LoginRate: 20}
-	t0 := time.Now()
-	n := 0
-	if err := Run(context.Background(), p, es, rc, func(Outcome) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	fx := dovecottest.GenerateFixture(30, 0, cutoff)
+	_, _, n, took := fixtureScan(t, fx, rc, dovecottest.NoPenalty())
 	// The first Workers connections may open at once; the other 26 wait
 	// for tokens at 20/s.
-	least := time.Duration(float64(len(es)-rc.Workers) / rc.LoginRate * float64(time.Second))
-	if el := time.Since(t0); n != len(es) || el < least {
-		t.Errorf("%d mailboxes in %v, want %d in at least %v", n, el, len(es), least)
+	least := time.Duration(float64(len(fx.Users)-rc.Workers) / rc.LoginRate * float64(time.Second))
+	if n != len(fx.Users) || took < least {
+		t.Errorf("%d mailboxes in %v, want %d in at least %v", n, took, len(fx.Users), least)
 	}
 }
 
@@ -99,7 +63,19 @@ func TestDovecotRateLimit(t *testing.T) {
 // auth_failure_delay show it instead.
 func TestDovecotPenaltyAllRefused(t *testing.T) {
 	fx := dovecottest.GenerateFixture(20, 1, cutoff)
-	srv := dovecottest.Start(t, fx)
+	st, refused, _, took := fixtureScan(t, fx, RunConfig{Workers: 4, MaxConnections: 20, LoginRate: 1000})
+	if refused != len(fx.Users) || !st.PenaltyDetected || st.PenaltyHeld == 0 {
+		t.Errorf("%d of %d refused, stats %+v: want all refused and the penalty recognised", refused, len(fx.Users), st)
+	}
+	t.Logf("%d refusals in %v, %d held", refused, took.Round(time.Second), st.PenaltyHeld)
+}
+
+// fixtureScan starts a Dovecot with fx, scans all of its users with rc and
+// returns the stats, how many logins were refused, how many mailboxes were
+// probed and how long the scan took.
+func fixtureScan(t *testing.T, fx dovecottest.Fixture, rc RunConfig, opts ...dovecottest.Option) (st Stats, refused, n int, took time.Duration) {
+	t.Helper()
+	srv := dovecottest.Start(t, fx, opts...)
 	var es []inventory.Entry
 	for _, u := range fx.Users {
 		es = append(es, inventory.NewEntry(inventory.Fields{Mailbox: u.Name}))
@@ -109,19 +85,18 @@ func TestDovecotPenaltyAllRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	refused := 0
-	st, err := RunWithStats(context.Background(), p, es, RunConfig{Workers: 4, MaxConnections: 20, LoginRate: 1000},
-		func(o Outcome) error {
-			if o.Record.Login.Outcome == "failed" {
-				refused++
-			}
-			return nil
-		})
+	st, err = RunWithStats(context.Background(), p, es, rc, func(o Outcome) error {
+		n++
+		if o.Record.Login.Outcome == "failed" {
+			refused++
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if refused != len(es) || !st.PenaltyDetected || st.PenaltyHeld == 0 {
-		t.Errorf("%d of %d refused, stats %+v: want all refused and the penalty recognised", refused, len(es), st)
+	if out, err := srv.Doveadm("penalty"); err == nil {
+		t.Logf("doveadm penalty:\n%s", out)
 	}
-	t.Logf("%d refusals in %v, %d held", refused, time.Since(t0).Round(time.Second), st.PenaltyHeld)
+	return st, refused, n, time.Since(t0)
 }
