@@ -13,6 +13,7 @@ import (
 
 	"github.com/impact-ops/impact/internal/demo"
 	"github.com/impact-ops/impact/internal/results"
+	"github.com/impact-ops/impact/internal/scan"
 )
 
 const demoAbout = `Start an in-process IMAP server on 127.0.0.1 seeded with a synthetic
@@ -29,7 +30,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("demo", e, "impact demo [--out DIR] [--mailboxes N]", demoAbout, demoExamples)
 	out := fs.String("out", "impact-demo", "`DIR` for the inventory, results and workbook (created if missing)")
 	n := fs.Int("mailboxes", 200, "`N` mailboxes in the synthetic incident (at least 20)")
-	workers := fs.Int("workers", 8, "mailboxes probed at once")
+	workers := fs.Int("workers", scan.DefaultWorkers, "mailboxes probed at once")
 	seed := fs.Int64("seed", 1, "seed of the synthetic incident")
 	if err := parse(fs, e, args); err != nil {
 		return err

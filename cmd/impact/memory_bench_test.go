@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+
+	"github.com/impact-ops/impact/internal/peakmem"
 )
 
 // writeBigInventory writes an inventory of n rows as the demo's billing
@@ -101,14 +103,14 @@ func BenchmarkDemo100k(b *testing.B) {
 // heap while it ran.
 func benchPeak(b *testing.B, args ...string) {
 	b.Helper()
-	p := startPeak()
+	p := peakmem.Start()
 	b.ResetTimer()
 	for b.Loop() {
 		if code, stderr := runImpact(b, "", args...); code != exitOK {
 			b.Fatalf("exit %d\n%s", code, stderr)
 		}
 	}
-	p.Stop()
-	b.ReportMetric(float64(p.total)/(1<<20), "peak-MiB")
-	b.ReportMetric(float64(p.live)/(1<<20), "live-MiB")
+	total, live := p.Stop()
+	b.ReportMetric(float64(total)/(1<<20), "peak-MiB")
+	b.ReportMetric(float64(live)/(1<<20), "live-MiB")
 }

@@ -9,11 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -299,36 +297,6 @@ func generateResults(tb testing.TB, path string, n int) {
 	must(enc.Encode(results.End{Kind: results.KindEnd, FinishedAt: start.Add(3 * time.Hour), Complete: true, Probed: n}))
 	must(w.Flush())
 }
-
-// peak samples the Go runtime's footprint (all memory it has mapped) and
-// the live heap while running.
-type peak struct {
-	stop        chan struct{}
-	done        sync.WaitGroup
-	total, live uint64
-}
-
-func startPeak() *peak {
-	p := &peak{stop: make(chan struct{})}
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	p.done.Go(func() {
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(sample)
-			p.total = max(p.total, sample[0].Value.Uint64())
-			p.live = max(p.live, sample[1].Value.Uint64())
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	})
-	return p
-}
-
-func (p *peak) Stop() { close(p.stop); p.done.Wait() }
 
 // BenchmarkReport1M runs the whole of impact report (read the results file,
 // decide, rank, write the workbook with four queues) on a generated results

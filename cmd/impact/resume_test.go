@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/impact-ops/impact/internal/demo"
 	"github.com/impact-ops/impact/internal/results"
+	"github.com/impact-ops/impact/internal/syncbuf"
 )
 
 // resumeMailboxes is the size of the incident the kill and interrupt tests
@@ -80,26 +80,9 @@ func (f *resumeFixture) args(resultsPath string) []string {
 // proc is one impact process.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuf
+	stderr *syncbuf.Buffer
 	done   chan struct{}
 	err    error // from Wait, valid after done
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // launch runs impact with args. The process is killed after procLimit,
@@ -109,7 +92,7 @@ func (f *resumeFixture) launch(args []string) (*proc, error) {
 	cmd := exec.CommandContext(ctx, f.bin, args...)
 	cmd.Env = append(os.Environ(), "IMPACT_MASTER_PASSWORD="+f.inc.MasterPassword)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &proc{cmd: cmd, stderr: &lockedBuf{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()

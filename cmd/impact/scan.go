@@ -91,8 +91,8 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.StringVar(&o.results, "results", "", "results `FILE` (JSON Lines); an existing file is resumed")
 	fs.StringVar(&o.report, "report", "", "workbook `FILE` to write (.xlsx; default: the results file name with .xlsx)")
 	fs.StringVar(&o.rules, "rules", "", "settings `FILE` (TOML): classification rules and playbook")
-	fs.IntVar(&o.workers, "workers", 8, "mailboxes probed at once; lowered while the server struggles")
-	fs.Float64Var(&o.rate, "rate", 200, "new connections per second, at most")
+	fs.IntVar(&o.workers, "workers", scan.DefaultWorkers, "mailboxes probed at once; lowered while the server struggles")
+	fs.Float64Var(&o.rate, "rate", scan.DefaultLoginRate, "new connections per second, at most")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 10*time.Second, "timeout for TCP connect and TLS handshake")
 	fs.DurationVar(&o.loginTimeout, "login-timeout", 45*time.Second, "timeout for a login (keep above 20s: Dovecot delays logins after failures)")
 	fs.DurationVar(&o.cmdTimeout, "timeout", 30*time.Second, "timeout for every other IMAP command")
@@ -101,7 +101,7 @@ func scanFlags(fs *flag.FlagSet, o *scanOptions) {
 	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "scan the valid rows even if some inventory rows are rejected (they are listed)")
 	fs.StringVar(&o.traceFile, "trace-imap", "", "write the IMAP conversation to `FILE`, credentials redacted (for support cases)")
 	fs.StringVar(&o.title, "title", "", "incident title for the workbook (default: \"Mail storage incident\" and the cutoff)")
-	fs.IntVar(&o.maxConnections, "max-connections", 0, "most connections open at once, counting logins the server holds after refused logins (Dovecot's authentication penalty); 0: 64, or --workers if higher")
+	fs.IntVar(&o.maxConnections, "max-connections", 0, fmt.Sprintf("most connections open at once, counting logins the server holds after refused logins (Dovecot's authentication penalty); 0: %d, or --workers if higher", scan.DefaultMaxConnections))
 	fs.StringVar(&o.shard, "shard", "", "scan only shard `K/N` (K from 0 to N-1) of the inventory, by a stable hash of the mailbox, e.g. 0/4 ($JOB_COMPLETION_INDEX/4)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug (one event per mailbox), info, warn or error")
@@ -199,7 +199,7 @@ func (o *scanOptions) check() (cutoff time.Time, err error) {
 		}
 	}
 	if o.maxConnections < 0 || o.maxConnections > 256 {
-		return cutoff, usageErr("--max-connections %d: want 1 to 256 (0: the default, 64 or --workers if higher)", o.maxConnections)
+		return cutoff, usageErr("--max-connections %d: want 1 to 256 (0: the default, %d or --workers if higher)", o.maxConnections, scan.DefaultMaxConnections)
 	}
 	if o.maxConnections != 0 && o.maxConnections < o.workers {
 		return cutoff, usageErr("--max-connections %d is below --workers %d: every working probe has a connection", o.maxConnections, o.workers)
@@ -717,10 +717,7 @@ func noLoginAdvice(ok, refused int, t results.Target) string {
 // connections is the ceiling on open connections: --max-connections, by
 // default 64 or --workers if higher.
 func (o *scanOptions) connections() int {
-	if o.maxConnections > 0 {
-		return o.maxConnections
-	}
-	return max(64, o.workers)
+	return scan.ConnectionCeiling(o.workers, o.maxConnections)
 }
 
 func tlsConfig(o *scanOptions) (*tls.Config, error) {

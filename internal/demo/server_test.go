@@ -21,6 +21,7 @@ import (
 
 	"github.com/impact-ops/impact/internal/inventory"
 	"github.com/impact-ops/impact/internal/results"
+	"github.com/impact-ops/impact/internal/syncbuf"
 )
 
 func startServer(t testing.TB, inc *Incident) *Server {
@@ -31,25 +32,6 @@ func startServer(t testing.TB, inc *Incident) *Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// lockedBuffer collects a client's wire trace; the client writes from two
-// goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // dial connects a client that is closed after 30 s whatever happens:
@@ -246,7 +228,7 @@ func TestServerList(t *testing.T) {
 	if mb == nil {
 		t.Fatal("no mailbox with all folders")
 	}
-	trace := &lockedBuffer{}
+	trace := &syncbuf.Buffer{}
 	c := dial(t, s.Addr, &imapclient.Options{DebugWriter: trace})
 	masterLogin(t, c, inc, mb.Entry.Mailbox())
 
@@ -423,7 +405,7 @@ func TestServerListUTF8Accept(t *testing.T) {
 	inc := NewIncident(200, testCutoff, 1)
 	s := startServer(t, inc)
 	mb := folderWith(inc, FolderAudit, FolderDrafts)
-	trace := &lockedBuffer{}
+	trace := &syncbuf.Buffer{}
 	c := dial(t, s.Addr, &imapclient.Options{DebugWriter: trace})
 	masterLogin(t, c, inc, mb.Entry.Mailbox())
 	if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/impact-ops/impact/internal/syncbuf"
 )
 
 func TestFolderDirName(t *testing.T) {
@@ -147,7 +149,7 @@ func TestStartRejectsBadFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Server{Dir: t.TempDir(), stderr: &lockedBuffer{}}
+			s := &Server{Dir: t.TempDir(), stderr: &syncbuf.Buffer{}}
 			s.mailDir = filepath.Join(s.Dir, "mail")
 			s.writer = &maildirWriter{}
 			if err := os.MkdirAll(filepath.Join(s.Dir, "auth"), 0o755); err != nil {

@@ -19,12 +19,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/impact-ops/impact/internal/syncbuf"
 )
 
 // InstallHint is the command that installs the Dovecot this package runs.
@@ -60,7 +61,7 @@ type Server struct {
 	mailDir string
 	doveadm string
 	writer  *maildirWriter
-	stderr  *lockedBuffer
+	stderr  *syncbuf.Buffer
 	cmd     *exec.Cmd
 	exited  chan struct{}
 }
@@ -128,7 +129,7 @@ func Start(t testing.TB, f Fixture, opts ...Option) *Server {
 		logPath:    filepath.Join(dir, "dovecot.log"),
 		mailDir:    filepath.Join(dir, "mail"),
 		doveadm:    doveadm,
-		stderr:     &lockedBuffer{},
+		stderr:     &syncbuf.Buffer{},
 	}
 	if err := s.prepare(f); err != nil {
 		t.Fatalf("dovecottest: %v", err)
@@ -696,29 +697,4 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "...(truncated)...\n" + s[len(s)-n:]
-}
-
-// lockedBuffer is a bytes.Buffer safe for exec's copying goroutine and
-// concurrent readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
 }

@@ -5,11 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/impact-ops/impact/internal/peakmem"
 	"github.com/impact-ops/impact/internal/results"
 )
 
@@ -114,40 +113,6 @@ func synthetic(n int) *Report {
 
 func ptr[T any](v T) *T { return &v }
 
-// peakSampler records, while running, the highest Go runtime footprint (all
-// memory mapped by the runtime, /memory/classes/total:bytes) and the highest
-// live heap found by a GC cycle (/gc/heap/live:bytes).
-type peakSampler struct {
-	stop        chan struct{}
-	done        sync.WaitGroup
-	total, live uint64
-}
-
-func startPeakSampler() *peakSampler {
-	p := &peakSampler{stop: make(chan struct{})}
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	p.done.Go(func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(sample)
-			p.total = max(p.total, sample[0].Value.Uint64())
-			p.live = max(p.live, sample[1].Value.Uint64())
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	})
-	return p
-}
-
-func (p *peakSampler) Stop() {
-	close(p.stop)
-	p.done.Wait()
-}
-
 // BenchmarkWorkbook1M builds the Records of 1,000,000 mailboxes in about
 // 500,000 accounts from records as a scan writes them (three folders each),
 // then writes the workbook with four call queues. Reported besides ns/op
@@ -164,7 +129,7 @@ func (p *peakSampler) Stop() {
 // measured by cmd/impact's BenchmarkReport1M. Peak RSS of the process: run
 // the test binary under /usr/bin/time -v.
 func BenchmarkWorkbook1M(b *testing.B) {
-	p := startPeakSampler()
+	p := peakmem.Start()
 	started := time.Now()
 	r := synthetic(1_000_000)
 	buildTime := time.Since(started)
@@ -180,15 +145,15 @@ func BenchmarkWorkbook1M(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	p.Stop()
+	total, live := p.Stop()
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(recordsHeap)/(1<<20), "records-MiB")
 	b.ReportMetric(buildTime.Seconds(), "build-s")
-	b.ReportMetric((float64(p.live)-float64(recordsHeap))/(1<<20), "exporter-MiB")
-	b.ReportMetric(float64(p.total)/(1<<20), "peak-MiB")
+	b.ReportMetric((float64(live)-float64(recordsHeap))/(1<<20), "exporter-MiB")
+	b.ReportMetric(float64(total)/(1<<20), "peak-MiB")
 	b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
 	runtime.KeepAlive(r)
 }

@@ -60,6 +60,21 @@ func cleanCells(cells []string) []string {
 	return cells
 }
 
+// rowSink hands a table's first non-blank row to header and the others
+// to row.
+type rowSink struct {
+	header, row func(TableRow) error
+	seen        bool // the header row was handed over
+}
+
+func (s *rowSink) add(tr TableRow) error {
+	if !s.seen {
+		s.seen = true
+		return s.header(tr)
+	}
+	return s.row(tr)
+}
+
 func tableCSV(path, name string, header, row func(TableRow) error) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -74,7 +89,7 @@ func tableCSV(path, name string, header, row func(TableRow) error) error {
 		line, _ := r.FieldPos(col)
 		return line + lineOffset
 	}
-	seenHeader := false
+	sink := &rowSink{header: header, row: row}
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -89,18 +104,11 @@ func tableCSV(path, name string, header, row func(TableRow) error) error {
 		if allBlank(rec) {
 			continue
 		}
-		tr := TableRow{Line: lineOf(0), Cells: cleanCells(rec)}
-		if !seenHeader {
-			seenHeader = true
-			err = header(tr)
-		} else {
-			err = row(tr)
-		}
-		if err != nil {
+		if err := sink.add(TableRow{Line: lineOf(0), Cells: cleanCells(rec)}); err != nil {
 			return err
 		}
 	}
-	if !seenHeader {
+	if !sink.seen {
 		return &RowError{File: name, Msg: "no header row: the file has no data"}
 	}
 	return nil
@@ -125,7 +133,7 @@ func tableXLSX(path, name, sheet string, header, row func(TableRow) error) error
 	}
 	defer rows.Close()
 	n := 0
-	seenHeader := false
+	sink := &rowSink{header: header, row: row}
 	for rows.Next() {
 		n++
 		cells, err := rows.Columns()
@@ -135,21 +143,14 @@ func tableXLSX(path, name, sheet string, header, row func(TableRow) error) error
 		if allBlank(cells) {
 			continue
 		}
-		tr := TableRow{Line: n, Cells: cleanCells(cells)}
-		if !seenHeader {
-			seenHeader = true
-			err = header(tr)
-		} else {
-			err = row(tr)
-		}
-		if err != nil {
+		if err := sink.add(TableRow{Line: n, Cells: cleanCells(cells)}); err != nil {
 			return err
 		}
 	}
 	if err := rows.Error(); err != nil {
 		return &RowError{File: name, Line: n + 1, Msg: fmt.Sprintf("sheet %q: %v", sh, err)}
 	}
-	if !seenHeader {
+	if !sink.seen {
 		return &RowError{File: name, Msg: fmt.Sprintf("no header row: sheet %q is empty", sh)}
 	}
 	return nil

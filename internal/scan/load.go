@@ -194,6 +194,10 @@ type penalty struct {
 	detected bool
 }
 
+// heldRefusal reports whether a refused login that took loginMS was held
+// by the penalty before it was refused.
+func heldRefusal(loginMS int64) bool { return loginMS-failureDelayMS >= heldRefusalMS }
+
 const (
 	heldMS         = 1500
 	failureDelayMS = 2000 // Dovecot's auth_failure_delay default
@@ -215,7 +219,7 @@ func (p *penalty) observe(loginMS, restMS int64, refused bool) bool {
 	if refused {
 		wait -= failureDelayMS
 	}
-	isHeld := (!refused && loginMS >= heldMS && restMS < heldMS/3) || (refused && wait >= heldRefusalMS)
+	isHeld := (!refused && loginMS >= heldMS && restMS < heldMS/3) || (refused && heldRefusal(loginMS))
 	if isHeld {
 		p.held++
 		p.wait += time.Duration(wait) * time.Millisecond

@@ -91,19 +91,32 @@ type Stats struct {
 	PenaltyWait     time.Duration
 }
 
+// The defaults of RunConfig, for the CLI's flags and help.
+const (
+	DefaultWorkers        = 8
+	DefaultMaxConnections = 64
+	DefaultLoginRate      = 200 // new connections per second
+)
+
+// ConnectionCeiling is the ceiling on open connections a RunConfig with
+// workers and maxConnections (0: the default) gets: never below workers.
+func ConnectionCeiling(workers, maxConnections int) int {
+	if maxConnections <= 0 {
+		maxConnections = DefaultMaxConnections
+	}
+	return max(maxConnections, workers)
+}
+
 func (rc RunConfig) withDefaults() RunConfig {
 	if rc.Workers <= 0 {
-		rc.Workers = 8
+		rc.Workers = DefaultWorkers
 	}
-	if rc.MaxConnections <= 0 {
-		rc.MaxConnections = 64
-	}
-	rc.MaxConnections = max(rc.MaxConnections, rc.Workers)
+	rc.MaxConnections = ConnectionCeiling(rc.Workers, rc.MaxConnections)
 	if rc.HeldAfter <= 0 {
 		rc.HeldAfter = 1500 * time.Millisecond
 	}
 	if rc.LoginRate <= 0 {
-		rc.LoginRate = 200
+		rc.LoginRate = DefaultLoginRate
 	}
 	if rc.Attempts <= 0 {
 		rc.Attempts = 3
@@ -221,7 +234,7 @@ func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc 
 		}
 		if o.Record.Login.Outcome == "failed" {
 			pc.refused.mark()
-			if o.Record.Login.DurationMS >= failureDelayMS+heldRefusalMS {
+			if heldRefusal(o.Record.Login.DurationMS) {
 				// Held, then refused: the penalty holds logins even
 				// though none succeeds to show it.
 				pc.held.mark()
