@@ -38,6 +38,8 @@ func incidentFixture() dovecottest.Fixture {
 			{Name: "Archiv/Prüfung", Messages: []dovecottest.Message{at(-90 * 24 * time.Hour), at(-24 * time.Hour), {Date: cutoff.Add(-time.Minute), Flags: "RS"}}},
 			{Name: "Sent", Messages: []dovecottest.Message{at(3 * time.Hour)}},
 			{Name: "Trash"},
+			// More than a small folder holds: counted by searching.
+			{Name: "Archiv/2025", Messages: spread(20, 25)},
 		}},
 		{Name: "bob@mueller-bau.example", Password: "bob-pw", Folders: []dovecottest.Folder{
 			{Name: "INBOX", Messages: []dovecottest.Message{at(time.Minute), {Date: cutoff.Add(5 * time.Hour), New: true}}},
@@ -47,6 +49,17 @@ func incidentFixture() dovecottest.Fixture {
 	}}
 }
 
+// spread returns before messages dated before the cutoff and after at or
+// after it, 7 h apart, so that some fall on the days around the cutoff
+// and some well before and after.
+func spread(before, after int) []dovecottest.Message {
+	var ms []dovecottest.Message
+	for i := -before; i < after; i++ {
+		ms = append(ms, at(time.Duration(i)*7*time.Hour))
+	}
+	return ms
+}
+
 type want struct {
 	before, after int64
 	folders       map[string][2]int64 // name -> before, after
@@ -54,8 +67,8 @@ type want struct {
 }
 
 var incidentWant = map[string]want{
-	"anna@isp.example": {before: 8, after: 5, outcome: "ok", folders: map[string][2]int64{
-		"INBOX": {5, 4}, "Archiv/Prüfung": {3, 0}, "Sent": {0, 1}, "Trash": {0, 0},
+	"anna@isp.example": {before: 28, after: 30, outcome: "ok", folders: map[string][2]int64{
+		"INBOX": {5, 4}, "Archiv/Prüfung": {3, 0}, "Sent": {0, 1}, "Trash": {0, 0}, "Archiv/2025": {20, 25},
 	}},
 	"bob@mueller-bau.example": {before: 0, after: 2, outcome: "ok", folders: map[string][2]int64{"INBOX": {0, 2}}},
 	"gone@isp.example":        {outcome: "failed", code: "AUTHORIZATIONFAILED"},
@@ -106,7 +119,7 @@ func checkRecord(t *testing.T, rec results.Mailbox, err error) {
 		}
 	}
 	if rec.Mailbox == "anna@isp.example" {
-		if rec.Oldest == nil || !rec.Oldest.Equal(cutoff.Add(-400*24*time.Hour)) || rec.Newest == nil || !rec.Newest.Equal(cutoff.Add(50*time.Hour)) {
+		if rec.Oldest == nil || !rec.Oldest.Equal(cutoff.Add(-400*24*time.Hour)) || rec.Newest == nil || !rec.Newest.Equal(cutoff.Add(24*7*time.Hour)) {
 			t.Errorf("anna: oldest %v newest %v", rec.Oldest, rec.Newest)
 		}
 	}
@@ -163,6 +176,13 @@ func TestDovecotProbe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, e := range entries(fx) {
+				rec, err := p.Probe(context.Background(), e)
+				checkRecord(t, rec, err)
+			}
+			// Every folder counted by searching, as folders too large
+			// to fetch whole are.
+			p.smallFolder = 0
 			for _, e := range entries(fx) {
 				rec, err := p.Probe(context.Background(), e)
 				checkRecord(t, rec, err)

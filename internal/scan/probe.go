@@ -51,6 +51,10 @@ type Prober struct {
 	// loginOnly stops after the login: the benchmarks' floor (connect,
 	// login, logout) against which a full probe is measured.
 	loginOnly bool
+	// smallFolder is the most messages a folder may hold to be counted
+	// from every message's INTERNALDATE (see folderQueries); tests set 0
+	// to count every folder by searching.
+	smallFolder uint32
 }
 
 // NewProber checks cfg and returns a Prober.
@@ -58,7 +62,7 @@ func NewProber(cfg Config) (*Prober, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Prober{cfg: cfg, to: cfg.Timeouts.withDefaults()}
+	p := &Prober{cfg: cfg, to: cfg.Timeouts.withDefaults(), smallFolder: smallFolder}
 	if cfg.Trace != nil {
 		p.trace = newTracer(cfg.Trace)
 	}
@@ -330,6 +334,12 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 	if err != nil {
 		return wrapCommandErr("EXAMINE", err)
 	}
+	if q != nil && f.Messages != nil && uint32(*f.Messages) != sel.NumMessages {
+		// Mail came or went between LIST and EXAMINE: the queries were
+		// sent for the listed count; ask again for what EXAMINE found.
+		q.discard()
+		q = nil
+	}
 	n := int64(sel.NumMessages)
 	f.Messages = &n
 	if sel.UIDValidity != 0 {
@@ -364,10 +374,7 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 		return wrapCommandErr(a.failed, err)
 	}
 
-	// BEFORE lo, SINCE lo BEFORE hi and SINCE hi split the folder: the
-	// last needs no search of its own. (Mail delivered since EXAMINE is
-	// left out of after; it is after the cutoff either way.)
-	before, after := a.early, max(0, n-a.early-int64(len(a.mid)))
+	var before, after int64
 	var oldest, newest time.Time
 	note := func(t time.Time) {
 		if t.IsZero() {
@@ -380,6 +387,26 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 			newest = t
 		}
 	}
+	if a.all != nil {
+		for _, d := range a.all {
+			if d.Before(p.cfg.Cutoff) {
+				before++
+			} else {
+				after++
+			}
+			note(d)
+		}
+		f.BeforeCutoff, f.AfterCutoff, f.SentBeforeCutoff = &before, &after, &a.sent
+		if !oldest.IsZero() {
+			o, nw := oldest.UTC(), newest.UTC()
+			f.Oldest, f.Newest = &o, &nw
+		}
+		return nil
+	}
+	// BEFORE lo, SINCE lo BEFORE hi and SINCE hi split the folder: the
+	// last needs no search of its own. (Mail delivered since EXAMINE is
+	// left out of after; it is after the cutoff either way.)
+	before, after = a.early, max(0, n-a.early-int64(len(a.mid)))
 	// The first and last message by sequence number bound the dates for
 	// mail delivered in order; with the messages near the cutoff this is
 	// exact for ordinary delivery and cheap for large folders.
@@ -425,17 +452,28 @@ func (p *Prober) countFolder(ctx context.Context, s *session, f *results.Folder,
 // header's own date and FETCH may not read headers here (UID, INTERNALDATE
 // and RFC822.SIZE only), so it counts mail dated before the cutoff's UTC
 // day: a lower bound missing up to a day's mail.
+//
+// A small folder (at most smallFolder messages, as a mailbox re-created
+// after the incident holds) is counted from every message's INTERNALDATE
+// instead: one FETCH in place of two searches and a second round trip for
+// the messages near the cutoff, and exact oldest and newest dates.
 type folderQueries struct {
 	early, sent, mid *imapclient.SearchCommand
-	ends             *imapclient.FetchCommand
+	ends, all        *imapclient.FetchCommand
 }
 
 type folderAnswers struct {
 	early, sent int64
 	mid         []imap.UID
-	ends        []time.Time
+	ends, all   []time.Time
 	failed      string // the command that failed, for the error
 }
+
+// smallFolder is the most messages a folder may hold to be counted by
+// fetching every message's INTERNALDATE (see folderQueries). The FETCH
+// answer grows with the folder and the searches' answers do not; 32 holds
+// the few days of mail a mailbox re-created after the incident has.
+const smallFolder = 32
 
 // sendQueries sends the counting commands; last is the folder's message
 // count, the sequence number of its last message. (go-imap files a FETCH
@@ -443,6 +481,12 @@ type folderAnswers struct {
 // set, and "*" contains no number, so the number is spelt out.)
 func (p *Prober) sendQueries(s *session, day, lo, hi time.Time, last uint32) *folderQueries {
 	count := &imap.SearchOptions{ReturnCount: true}
+	if last <= p.smallFolder {
+		return &folderQueries{
+			sent: s.client.Search(&imap.SearchCriteria{SentBefore: day}, count),
+			all:  s.client.Fetch(everyMessage(last), &imap.FetchOptions{UID: true, InternalDate: true}),
+		}
+	}
 	return &folderQueries{
 		early: s.client.Search(&imap.SearchCriteria{Before: lo}, count),
 		sent:  s.client.Search(&imap.SearchCriteria{SentBefore: day}, count),
@@ -464,24 +508,36 @@ func (q *folderQueries) wait(a *folderAnswers) error {
 		}
 		*out = int64(d.Count)
 	}
-	counted("BEFORE", q.early, &a.early)
+	dated := func(c *imapclient.FetchCommand, out *[]time.Time) {
+		d, err := fetchDates(c)
+		if err != nil {
+			errs = append(errs, err)
+			if a.failed == "" {
+				a.failed = "FETCH INTERNALDATE"
+			}
+		}
+		*out = d
+	}
+	if q.early != nil {
+		counted("BEFORE", q.early, &a.early)
+	}
 	counted("SENTBEFORE", q.sent, &a.sent)
-	if d, err := q.mid.Wait(); err != nil {
-		errs = append(errs, err)
-		if a.failed == "" {
-			a.failed = "SEARCH near cutoff"
-		}
-	} else {
-		a.mid = d.AllUIDs()
-	}
-	ends, err := fetchDates(q.ends)
-	if err != nil {
-		errs = append(errs, err)
-		if a.failed == "" {
-			a.failed = "FETCH INTERNALDATE"
+	if q.mid != nil {
+		if d, err := q.mid.Wait(); err != nil {
+			errs = append(errs, err)
+			if a.failed == "" {
+				a.failed = "SEARCH near cutoff"
+			}
+		} else {
+			a.mid = d.AllUIDs()
 		}
 	}
-	a.ends = ends
+	if q.ends != nil {
+		dated(q.ends, &a.ends)
+	}
+	if q.all != nil {
+		dated(q.all, &a.all)
+	}
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -506,10 +562,17 @@ func (p *Prober) queryOneByOne(s *session, day, lo, hi time.Time, last uint32, a
 		*out = int64(len(d.AllSeqNums()))
 		return nil
 	}
-	if err := count("BEFORE", &imap.SearchCriteria{Before: lo}, &a.early); err != nil {
+	if err := count("SENTBEFORE", &imap.SearchCriteria{SentBefore: day}, &a.sent); err != nil {
 		return err
 	}
-	if err := count("SENTBEFORE", &imap.SearchCriteria{SentBefore: day}, &a.sent); err != nil {
+	if last <= p.smallFolder {
+		var err error
+		if a.all, err = fetchDates(s.client.Fetch(everyMessage(last), &imap.FetchOptions{UID: true, InternalDate: true})); err != nil {
+			a.failed = "FETCH INTERNALDATE"
+		}
+		return err
+	}
+	if err := count("BEFORE", &imap.SearchCriteria{Before: lo}, &a.early); err != nil {
 		return err
 	}
 	d, err := s.client.UIDSearch(&imap.SearchCriteria{Since: lo, Before: hi}, nil).Wait()
@@ -523,6 +586,14 @@ func (p *Prober) queryOneByOne(s *session, day, lo, hi time.Time, last uint32, a
 		a.failed = "FETCH INTERNALDATE"
 	}
 	return err
+}
+
+// everyMessage is the sequence set 1:last, spelt out for go-imap (see
+// sendQueries).
+func everyMessage(last uint32) imap.SeqSet {
+	var set imap.SeqSet
+	set.AddRange(1, last)
+	return set
 }
 
 func fetchDates(cmd *imapclient.FetchCommand) ([]time.Time, error) {

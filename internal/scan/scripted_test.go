@@ -133,3 +133,45 @@ func TestScriptedServers(t *testing.T) {
 		})
 	}
 }
+
+// TestFolderChangedAfterList: a message arrives between LIST (STATUS says
+// 2) and EXAMINE (3 exist). The queries sent for 2 are dropped and the
+// folder is counted again for 3, whichever way it is counted.
+func TestFolderChangedAfterList(t *testing.T) {
+	fetched := []string{
+		`* 1 FETCH (UID 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000")`,
+		`* 2 FETCH (UID 2 INTERNALDATE "01-Jan-2030 00:00:00 +0000")`,
+		`* 3 FETCH (UID 3 INTERNALDATE "02-Jan-2030 00:00:00 +0000")`,
+	}
+	addr := scriptedServer(t, "OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", map[string][]string{
+		"LOGIN":      nil,
+		"CAPABILITY": {"* CAPABILITY IMAP4rev1 LITERAL+ ESEARCH LIST-STATUS"},
+		"LIST":       {`* LIST () "/" INBOX`, `* STATUS INBOX (MESSAGES 2 UIDNEXT 4 UIDVALIDITY 7)`},
+		"EXAMINE":    {"* 3 EXISTS", "* OK [UIDVALIDITY 7] UIDs valid", "* OK [UIDNEXT 4] next"},
+		// SENTBEFORE and BEFORE count 1 (the 2020 message), nothing is
+		// near the cutoff.
+		"SEARCH": {`* ESEARCH (TAG "$TAG") COUNT 1`},
+		"UID":    {`* ESEARCH (TAG "$TAG") UID`},
+		"FETCH":  fetched,
+		"LOGOUT": {"* BYE bye"},
+	})
+	for _, small := range []uint32{smallFolder, 0} {
+		p, err := NewProber(Config{Server: addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: "ops", MasterPassword: "pw",
+			Cutoff: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Timeouts: Timeouts{Greeting: 2 * time.Second, Command: 2 * time.Second, Login: 2 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.smallFolder = small
+		rec, err := p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "a@isp.example", AccountID: "1"}))
+		if err != nil {
+			t.Fatalf("small folder %d: %v", small, err)
+		}
+		if len(rec.Folders) != 1 {
+			t.Fatalf("small folder %d: folders %+v", small, rec.Folders)
+		}
+		f := rec.Folders[0]
+		if *f.Messages != 3 || *f.BeforeCutoff != 1 || *f.AfterCutoff != 2 {
+			t.Errorf("small folder %d: messages %d, before %d, after %d; want 3, 1, 2", small, *f.Messages, *f.BeforeCutoff, *f.AfterCutoff)
+		}
+	}
+}
