@@ -24,6 +24,9 @@ type session struct {
 	remote   string
 	local    string
 	cork     *corkConn // between the client and conn
+	// bye is a LOGOUT already written behind the last commands (see
+	// counter.last); logout then only waits for its answer.
+	bye *imapclient.Command
 }
 
 // corkConn holds the client's writes while corked and sends them in one
@@ -264,7 +267,12 @@ func (s *session) logout(ctx context.Context, d time.Duration) {
 	if d > 5*time.Second {
 		d = 5 * time.Second
 	}
-	_ = s.step(ctx, d, "LOGOUT", func() error { return s.client.Logout().Wait() })
+	_ = s.step(ctx, d, "LOGOUT", func() error {
+		if s.bye == nil {
+			s.bye = s.client.Logout()
+		}
+		return s.bye.Wait()
+	})
 	s.close()
 }
 

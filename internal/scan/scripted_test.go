@@ -14,7 +14,8 @@ import (
 
 // scriptedServer answers like a server Dovecot cannot be made into here
 // (PREAUTH, LOGINDISABLED, a malformed folder name): a greeting, then for
-// each command the untagged lines scripted for its name and a tagged OK.
+// each command the untagged lines scripted for its name and first argument
+// ("EXAMINE INBOX") or else for its name, and a tagged OK.
 func scriptedServer(t *testing.T, greeting string, script map[string][]string) string {
 	t.Helper()
 	return serve(t, func(c net.Conn) {
@@ -33,7 +34,14 @@ func scriptedServer(t *testing.T, greeting string, script map[string][]string) s
 				continue
 			}
 			tag, cmd := f[0], strings.ToUpper(f[1])
-			lines, ok := script[cmd]
+			lines, ok := []string(nil), false
+			if len(f) > 2 {
+				// A script for the command and its first argument wins.
+				lines, ok = script[cmd+" "+strings.Trim(f[2], `"`)]
+			}
+			if !ok {
+				lines, ok = script[cmd]
+			}
 			if !ok {
 				lines = []string{tag + " BAD unexpected command " + cmd}
 			}
@@ -134,9 +142,10 @@ func TestScriptedServers(t *testing.T) {
 	}
 }
 
-// TestFolderChangedAfterList: a message arrives between LIST (STATUS says
-// 2) and EXAMINE (3 exist). The queries sent for 2 are dropped and the
-// folder is counted again for 3, whichever way it is counted.
+// TestFolderChangedAfterList: a message arrives in Archive between LIST
+// (STATUS says 2) and EXAMINE (3 exist). Counted as a small folder, the
+// FETCH of 1:* gets all 3; counted by searching, the FETCH of the first
+// and last message written for 2 is dropped and the folder counted again.
 func TestFolderChangedAfterList(t *testing.T) {
 	fetched := []string{
 		`* 1 FETCH (UID 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000")`,
@@ -146,8 +155,10 @@ func TestFolderChangedAfterList(t *testing.T) {
 	addr := scriptedServer(t, "OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", map[string][]string{
 		"LOGIN":      nil,
 		"CAPABILITY": {"* CAPABILITY IMAP4rev1 LITERAL+ ESEARCH LIST-STATUS"},
-		"LIST":       {`* LIST () "/" INBOX`, `* STATUS INBOX (MESSAGES 2 UIDNEXT 4 UIDVALIDITY 7)`},
-		"EXAMINE":    {"* 3 EXISTS", "* OK [UIDVALIDITY 7] UIDs valid", "* OK [UIDNEXT 4] next"},
+		"LIST": {`* LIST () "/" INBOX`, `* STATUS INBOX (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 6)`,
+			`* LIST () "/" Archive`, `* STATUS Archive (MESSAGES 2 UIDNEXT 4 UIDVALIDITY 7)`},
+		"EXAMINE INBOX": {"* 0 EXISTS", "* OK [UIDVALIDITY 6] UIDs valid", "* OK [UIDNEXT 1] next"},
+		"EXAMINE":       {"* 3 EXISTS", "* OK [UIDVALIDITY 7] UIDs valid", "* OK [UIDNEXT 4] next"},
 		// SENTBEFORE and BEFORE count 1 (the 2020 message), nothing is
 		// near the cutoff.
 		"SEARCH": {`* ESEARCH (TAG "$TAG") COUNT 1`},
@@ -166,7 +177,7 @@ func TestFolderChangedAfterList(t *testing.T) {
 		if err != nil {
 			t.Fatalf("small folder %d: %v", small, err)
 		}
-		if len(rec.Folders) != 1 {
+		if len(rec.Folders) != 2 || rec.Folders[0].Name != "Archive" {
 			t.Fatalf("small folder %d: folders %+v", small, rec.Folders)
 		}
 		f := rec.Folders[0]
