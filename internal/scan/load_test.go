@@ -139,3 +139,23 @@ func rep(d time.Duration, n int) []time.Duration {
 	}
 	return out
 }
+
+func TestLoginBurst(t *testing.T) {
+	tests := []struct {
+		workers int
+		rate    float64
+		want    int
+	}{
+		{8, 200, 20},  // the defaults: a tenth of a second's worth
+		{8, 20, 8},    // at least one per worker
+		{64, 200, 64}, // many workers
+		{8, 205, 21},  // rounded up
+		{1, 0.5, 1},   // a slow rate still lets one start
+		{8, 10000, 1000},
+	}
+	for _, tt := range tests {
+		if got := loginBurst(RunConfig{Workers: tt.workers, LoginRate: tt.rate}); got != tt.want {
+			t.Errorf("loginBurst(workers %d, rate %v) = %d, want %d", tt.workers, tt.rate, got, tt.want)
+		}
+	}
+}

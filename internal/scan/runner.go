@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -21,8 +22,9 @@ type RunConfig struct {
 	// Workers is the number of mailboxes probed at once, and so the number
 	// of connections open at once (one per mailbox). Default 8.
 	Workers int
-	// LoginRate caps new connections per second (on average: up to Workers
-	// may open at once); 0 means 200/s.
+	// LoginRate caps new connections per second (on average: a tenth of a
+	// second's worth, and at least Workers, may open at once); 0 means
+	// 200/s.
 	LoginRate float64
 	// Attempts is the number of tries for a mailbox whose probe ends in a
 	// transient fault (timeout, reset, BYE, [UNAVAILABLE]); default 3.
@@ -169,9 +171,7 @@ func Run(ctx context.Context, p *Prober, entries []inventory.Entry, rc RunConfig
 // RunWithStats is Run, also returning how the scan went.
 func RunWithStats(ctx context.Context, p *Prober, entries []inventory.Entry, rc RunConfig, emit func(Outcome) error) (Stats, error) {
 	rc = rc.withDefaults()
-	// A burst of one connection per worker: workers that finish together
-	// need not queue behind each other, and the average stays at the rate.
-	limiter := rate.NewLimiter(rate.Limit(rc.LoginRate), rc.Workers)
+	limiter := rate.NewLimiter(rate.Limit(rc.LoginRate), loginBurst(rc))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -304,6 +304,15 @@ func adapt(o Outcome, g *gate, lat *latency, pen *penalty, event func(Event)) {
 			event(Event{Kind: EventConcurrency, Limit: limit, Message: fmt.Sprintf("server healthy: raising concurrency to %d", limit)})
 		}
 	}
+}
+
+// loginBurst is how many new connections may start together: a tenth of a
+// second's worth at the rate, and at least one per worker, so that workers
+// that finish together need not queue behind each other. The average stays
+// at the rate. (One per worker alone cost 1-2% of the throughput when the
+// scan ran at 90% of the rate: probes finish in clusters.)
+func loginBurst(rc RunConfig) int {
+	return max(rc.Workers, int(math.Ceil(rc.LoginRate/10)))
 }
 
 func probeWithRetry(ctx context.Context, p *Prober, e inventory.Entry, rc RunConfig, limiter *rate.Limiter, g *gate, pc *penaltyClocks) Outcome {
