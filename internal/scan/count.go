@@ -66,6 +66,7 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 
 	folders := make([]results.Folder, len(list))
 	var count []int // indexes into folders, in the order they are counted
+	inboxAt := -1   // the folder EXAMINE INBOX selected
 	for i, ld := range list {
 		f := &folders[i]
 		*f = results.Folder{Name: ld.Mailbox, Countable: true}
@@ -76,8 +77,9 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 			f.Countable = false
 			continue
 		}
-		selected := inboxErr == nil && strings.EqualFold(ld.Mailbox, "INBOX")
+		selected := inboxErr == nil && inboxAt < 0 && strings.EqualFold(ld.Mailbox, "INBOX")
 		if selected {
+			inboxAt = i
 			setSelectData(f, inbox)
 		} else if st := ld.Status; st != nil {
 			f.Messages = u32to64(st.NumMessages)
@@ -105,9 +107,7 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 
 	c := p.newCounter(s, caps.Has(imap.CapESearch))
 	for _, i := range count {
-		f := &folders[i]
-		selected := inboxErr == nil && strings.EqualFold(f.Name, "INBOX")
-		if err := c.add(ctx, f, selected); err != nil {
+		if err := c.add(ctx, &folders[i], i == inboxAt); err != nil {
 			return folders, c.firstErr
 		}
 	}
@@ -200,15 +200,19 @@ func (c *counter) add(ctx context.Context, f *results.Folder, selected bool) err
 // queries for the size f.Messages says.
 func (c *counter) send(f *results.Folder, examine, withQueries bool) *folderJob {
 	s := c.s
-	if !c.corked {
-		// With LITERAL+ (or LITERAL- for short strings) no command waits
-		// for a continuation, so the writes can be held and go out
-		// together; without, a folder name sent as a synchronizing
-		// literal would wait for the server's "+" forever.
-		caps := s.client.Caps()
-		if caps.Has(imap.CapLiteralPlus) || caps.Has(imap.CapLiteralMinus) && len(f.Name) < 4096 {
-			s.cork.corkWrites()
-			c.corked = true
+	// With LITERAL+ (or LITERAL- for short strings) no command waits for
+	// a continuation, so the writes can be held and go out together;
+	// without, a folder name sent as a synchronizing literal would wait
+	// for the server's "+" behind held writes forever.
+	caps := s.client.Caps()
+	switch hold := caps.Has(imap.CapLiteralPlus) || caps.Has(imap.CapLiteralMinus) && len(f.Name) < 4096; {
+	case hold && !c.corked:
+		s.cork.corkWrites()
+		c.corked = true
+	case !hold && c.corked:
+		c.corked = false
+		if err := s.cork.uncork(); err != nil {
+			s.close() // the answers never come
 		}
 	}
 	j := &folderJob{f: f}
