@@ -338,7 +338,7 @@ func (b *reportBuilder) add(m *results.Mailbox) error {
 func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 	s := b.s
 	recs := b.b.Records()
-	notProbed, inventoryTotal := 0, 0
+	notProbed, inventoryTotal, notInInventory := 0, 0, 0
 	if s.inventory != nil {
 		inventoryTotal = len(s.inventory)
 		for _, en := range s.inventory {
@@ -346,6 +346,7 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 				notProbed++
 			}
 		}
+		notInInventory = max(0, recs.Mailboxes()-(inventoryTotal-notProbed))
 	} else {
 		// Each shard's latest header counts its own share of the
 		// inventory; merged shards add up to the whole.
@@ -370,16 +371,17 @@ func (b *reportBuilder) finish(ends []results.End) (*reportResult, error) {
 		title = "Mail storage incident, cutoff " + b.cutoff.Format("2006-01-02 15:04 -07:00")
 	}
 	r.Report = &export.Report{
-		Title:     title,
-		Scans:     b.scans,
-		Cutoff:    b.cutoff,
-		Started:   b.scans[0].StartedAt,
-		Complete:  notProbed == 0,
-		NotProbed: notProbed,
-		Inventory: inventoryTotal,
-		Records:   recs,
-		Location:  b.cutoff.Location(),
-		Ends:      ends,
+		Title:          title,
+		Scans:          b.scans,
+		Cutoff:         b.cutoff,
+		Started:        b.scans[0].StartedAt,
+		Complete:       notProbed == 0,
+		NotProbed:      notProbed,
+		Inventory:      inventoryTotal,
+		NotInInventory: notInInventory,
+		Records:        recs,
+		Location:       b.cutoff.Location(),
+		Ends:           ends,
 	}
 	if n := len(ends); n > 0 {
 		r.Finished = ends[n-1].FinishedAt

@@ -47,6 +47,10 @@ type Report struct {
 	// Inventory is the number of mailboxes the scans set out to probe (all
 	// shards together); 0 when not known.
 	Inventory int
+	// NotInInventory is the number of probed mailboxes the inventory does
+	// not list (records of an earlier run, accounts closed since); 0 when
+	// no inventory was given.
+	NotInInventory int
 	// Records holds every mailbox and account, made by a Builder; nil
 	// means none.
 	Records *Records

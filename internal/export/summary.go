@@ -176,6 +176,10 @@ func (v *view) summaryLines(fig *summaryFigures) []summaryLine {
 	if r.Inventory > 0 {
 		lines = append(lines, summaryLine{label: "Mailboxes in inventory", val: num(r.Inventory)})
 	}
+	if r.NotInInventory > 0 {
+		// Else "probed" exceeds "in inventory" with nothing to say why.
+		lines = append(lines, summaryLine{label: "Probed, not in the inventory (closed since?)", val: num(r.NotInInventory)})
+	}
 	lines = append(lines, loadLines(r.Ends, r.Complete)...)
 	lines = append(lines, v.evidenceLines()...)
 	return append(lines,
