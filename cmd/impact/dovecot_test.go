@@ -165,6 +165,9 @@ func TestScanDovecotPenaltyAdvice(t *testing.T) {
 	if n := strings.Count(stderr, "is slowing this scan"); n != 1 {
 		t.Errorf("advice printed %d times, want once", n)
 	}
+	if strings.Contains(stderr, "logins are being held") {
+		t.Errorf("the penalty announced twice, as a log line and as the advice:\n%s", stderr)
+	}
 	set, err := results.Load(res)
 	if err != nil {
 		t.Fatal(err)

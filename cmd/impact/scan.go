@@ -453,7 +453,11 @@ func runScan(ctx context.Context, e *env, o *scanOptions, cutoff time.Time, hook
 			case scan.EventPenalty:
 				a := penaltyAdvice(target)
 				advice = append(advice, a)
-				log.Warn(ev.Message, "kind", ev.Kind)
+				if o.logFormat == "json" {
+					// A text log line would say on the same screen
+					// what the advice below says.
+					log.Warn(ev.Message, "kind", ev.Kind)
+				}
 				fmt.Fprintf(e.stderr, "\n%s\n\n", a)
 				penaltySeen = true
 			case scan.EventPause:
