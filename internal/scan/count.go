@@ -117,7 +117,9 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 	// Mail came or went between LIST and EXAMINE: count those folders
 	// again, one at a time, for what EXAMINE finds.
 	for _, f := range c.redo {
-		c.pending = append(c.pending, c.send(f, true, false))
+		if err := c.write(ctx, f, true, false); err != nil {
+			break
+		}
 		if err := c.flush(ctx); err != nil {
 			break
 		}
@@ -189,10 +191,27 @@ func (p *Prober) newCounter(s *session, esearch bool) *counter {
 // queued folder. It returns an error only when the probe cannot go on.
 func (c *counter) add(ctx context.Context, f *results.Folder, selected bool) error {
 	queues := c.esearch && f.Messages != nil && *f.Messages <= int64(c.p.smallFolder)
-	c.pending = append(c.pending, c.send(f, !selected, c.esearch && f.Messages != nil))
+	if err := c.write(ctx, f, !selected, c.esearch && f.Messages != nil); err != nil {
+		return err
+	}
 	if !queues || len(c.pending) >= maxQueued {
 		return c.flush(ctx)
 	}
+	return nil
+}
+
+// write queues f's commands (see send). Writing can wait too: a folder
+// name sent as a synchronizing literal waits for the server's "+".
+func (c *counter) write(ctx context.Context, f *results.Folder, examine, withQueries bool) error {
+	var j *folderJob
+	err := c.s.step(ctx, c.p.to.Command, "EXAMINE", func() error {
+		j = c.send(f, examine, withQueries)
+		return nil
+	})
+	if err != nil {
+		return c.fail(f, wrapCommandErr("EXAMINE", err))
+	}
+	c.pending = append(c.pending, j)
 	return nil
 }
 
@@ -205,7 +224,10 @@ func (c *counter) send(f *results.Folder, examine, withQueries bool) *folderJob 
 	// without, a folder name sent as a synchronizing literal would wait
 	// for the server's "+" behind held writes forever.
 	caps := s.client.Caps()
-	switch hold := caps.Has(imap.CapLiteralPlus) || caps.Has(imap.CapLiteralMinus) && len(f.Name) < 4096; {
+	// LITERAL- allows non-synchronizing literals up to 4096 bytes (RFC
+	// 7888); the name goes out in modified UTF-7, which is at most twice
+	// its UTF-8 length ("&" becomes "&-").
+	switch hold := caps.Has(imap.CapLiteralPlus) || caps.Has(imap.CapLiteralMinus) && 2*len(f.Name) < 4096; {
 	case hold && !c.corked:
 		s.cork.corkWrites()
 		c.corked = true
@@ -553,12 +575,14 @@ func (p *Prober) queryOneByOne(s *session, day, lo, hi time.Time, last uint32, a
 	return err
 }
 
-// everyMessage is the sequence set 1:*: whatever the folder holds when the
+// everyMessage is the UID set 1:*: whatever the folder holds when the
 // FETCH runs, so it can be written before EXAMINE says how much that is.
-// (go-imap files the answers under the command: "1:*" contains every
-// number.)
-func everyMessage() imap.SeqSet {
-	var set imap.SeqSet
+// By UID, not sequence number: go-imap files a FETCH answer under the
+// command whose set holds its number, once per number, and an unsolicited
+// flag update ("* 2 FETCH (FLAGS (\Seen))" when another session reads a
+// message) carries no UID, so it cannot take the place of the real answer.
+func everyMessage() imap.UIDSet {
+	var set imap.UIDSet
 	set.AddRange(1, 0)
 	return set
 }
@@ -570,7 +594,12 @@ func fetchDates(cmd *imapclient.FetchCommand) ([]time.Time, error) {
 	}
 	out := make([]time.Time, 0, len(bufs))
 	for _, b := range bufs {
-		out = append(out, b.InternalDate)
+		// An answer without INTERNALDATE is not one to this command (an
+		// unsolicited flag update filed under it): counting its zero date
+		// would make a message from before the cutoff.
+		if !b.InternalDate.IsZero() {
+			out = append(out, b.InternalDate)
+		}
 	}
 	return out, nil
 }

@@ -144,7 +144,7 @@ func TestScriptedServers(t *testing.T) {
 
 // TestFolderChangedAfterList: a message arrives in Archive between LIST
 // (STATUS says 2) and EXAMINE (3 exist). Counted as a small folder, the
-// FETCH of 1:* gets all 3; counted by searching, the FETCH of the first
+// UID FETCH of 1:* gets all 3; counted by searching, the FETCH of the first
 // and last message written for 2 is dropped and the folder counted again.
 func TestFolderChangedAfterList(t *testing.T) {
 	fetched := []string{
@@ -161,10 +161,11 @@ func TestFolderChangedAfterList(t *testing.T) {
 		"EXAMINE":       {"* 3 EXISTS", "* OK [UIDVALIDITY 7] UIDs valid", "* OK [UIDNEXT 4] next"},
 		// SENTBEFORE and BEFORE count 1 (the 2020 message), nothing is
 		// near the cutoff.
-		"SEARCH": {`* ESEARCH (TAG "$TAG") COUNT 1`},
-		"UID":    {`* ESEARCH (TAG "$TAG") UID`},
-		"FETCH":  fetched,
-		"LOGOUT": {"* BYE bye"},
+		"SEARCH":     {`* ESEARCH (TAG "$TAG") COUNT 1`},
+		"UID SEARCH": {`* ESEARCH (TAG "$TAG") UID`},
+		"UID FETCH":  fetched,
+		"FETCH":      fetched,
+		"LOGOUT":     {"* BYE bye"},
 	})
 	for _, small := range []uint32{smallFolder, 0} {
 		p, err := NewProber(Config{Server: addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: "ops", MasterPassword: "pw",
@@ -184,5 +185,52 @@ func TestFolderChangedAfterList(t *testing.T) {
 		if *f.Messages != 3 || *f.BeforeCutoff != 1 || *f.AfterCutoff != 2 {
 			t.Errorf("small folder %d: messages %d, before %d, after %d; want 3, 1, 2", small, *f.Messages, *f.BeforeCutoff, *f.AfterCutoff)
 		}
+	}
+}
+
+// TestUnsolicitedFlagUpdate: another session reads message 2 while the
+// folder is counted, and the server reports its new flags ("* 2 FETCH
+// (FLAGS (\Seen))") before and inside the answer to the FETCH of every
+// message's date. The update is not a message dated before the cutoff,
+// and message 2's real answer still counts.
+func TestUnsolicitedFlagUpdate(t *testing.T) {
+	update := `* 2 FETCH (FLAGS (\Seen))`
+	fetched := []string{
+		`* 1 FETCH (UID 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000")`,
+		`* 2 FETCH (UID 2 INTERNALDATE "01-Jan-2030 00:00:00 +0000")`,
+		`* 3 FETCH (UID 3 INTERNALDATE "02-Jan-2030 00:00:00 +0000")`,
+	}
+	for _, where := range []string{"before", "inside"} {
+		t.Run(where, func(t *testing.T) {
+			search := []string{`* ESEARCH (TAG "$TAG") COUNT 1`}
+			fetch := fetched
+			if where == "before" {
+				search = append(search, update)
+			} else {
+				fetch = append([]string{fetched[0], update}, fetched[1:]...)
+			}
+			addr := scriptedServer(t, "OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", map[string][]string{
+				"LOGIN":      nil,
+				"CAPABILITY": {"* CAPABILITY IMAP4rev1 LITERAL+ ESEARCH LIST-STATUS"},
+				"LIST":       {`* LIST () "/" INBOX`, `* STATUS INBOX (MESSAGES 3 UIDNEXT 4 UIDVALIDITY 6)`},
+				"EXAMINE":    {"* 3 EXISTS", "* OK [UIDVALIDITY 6] UIDs valid", "* OK [UIDNEXT 4] next"},
+				"SEARCH":     search,
+				"UID FETCH":  fetch,
+				"LOGOUT":     {"* BYE bye"},
+			})
+			p, err := NewProber(Config{Server: addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: "ops", MasterPassword: "pw",
+				Cutoff: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Timeouts: Timeouts{Greeting: 2 * time.Second, Command: 2 * time.Second, Login: 2 * time.Second}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "a@isp.example", AccountID: "1"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := rec.Folders[0]
+			if *f.BeforeCutoff != 1 || *f.AfterCutoff != 2 {
+				t.Errorf("before %d, after %d; want 1 and 2", *f.BeforeCutoff, *f.AfterCutoff)
+			}
+		})
 	}
 }
