@@ -446,7 +446,7 @@ func (c *counter) finish(ctx context.Context, j *folderJob) error {
 // the messages near the cutoff, and exact oldest and newest dates.
 type folderQueries struct {
 	early, sent, mid *imapclient.SearchCommand
-	ends, all        *imapclient.FetchCommand
+	ends, all        *fetching
 }
 
 type folderAnswers struct {
@@ -471,14 +471,14 @@ func (p *Prober) sendQueries(s *session, day, lo, hi time.Time, last uint32) *fo
 	if last <= p.smallFolder {
 		return &folderQueries{
 			sent: s.client.Search(&imap.SearchCriteria{SentBefore: day}, count),
-			all:  s.client.Fetch(everyMessage(), &imap.FetchOptions{UID: true, InternalDate: true}),
+			all:  collectDates(s.client.Fetch(everyMessage(), &imap.FetchOptions{UID: true, InternalDate: true})),
 		}
 	}
 	return &folderQueries{
 		early: s.client.Search(&imap.SearchCriteria{Before: lo}, count),
 		sent:  s.client.Search(&imap.SearchCriteria{SentBefore: day}, count),
 		mid:   s.client.UIDSearch(&imap.SearchCriteria{Since: lo, Before: hi}, &imap.SearchOptions{ReturnAll: true}),
-		ends:  s.client.Fetch(imap.SeqSetNum(1, last), &imap.FetchOptions{UID: true, InternalDate: true}),
+		ends:  collectDates(s.client.Fetch(imap.SeqSetNum(1, last), &imap.FetchOptions{UID: true, InternalDate: true})),
 	}
 }
 
@@ -495,8 +495,8 @@ func (q *folderQueries) wait(a *folderAnswers) error {
 		}
 		*out = int64(d.Count)
 	}
-	dated := func(c *imapclient.FetchCommand, out *[]time.Time) {
-		d, err := fetchDates(c)
+	dated := func(c *fetching, out *[]time.Time) {
+		d, err := c.wait()
 		if err != nil {
 			errs = append(errs, err)
 			if a.failed == "" {
@@ -585,6 +585,35 @@ func everyMessage() imap.UIDSet {
 	var set imap.UIDSet
 	set.AddRange(1, 0)
 	return set
+}
+
+// fetching collects a pipelined FETCH's answers as they come. go-imap
+// hands them over through a channel that holds 128, and its reader,
+// blocked on a full one, reads nothing else: not the answers to the
+// commands written before this FETCH, which the probe waits for first (a
+// small folder that grew past 128 messages after LIST; a server that
+// answers pipelined commands out of order), and closing the connection
+// does not free it.
+type fetching struct {
+	done  chan struct{}
+	dates []time.Time
+	err   error
+}
+
+// collectDates starts collecting cmd's answers. The goroutine ends when
+// the command does: answered, or failed with the connection.
+func collectDates(cmd *imapclient.FetchCommand) *fetching {
+	f := &fetching{done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		f.dates, f.err = fetchDates(cmd)
+	}()
+	return f
+}
+
+func (f *fetching) wait() ([]time.Time, error) {
+	<-f.done
+	return f.dates, f.err
 }
 
 func fetchDates(cmd *imapclient.FetchCommand) ([]time.Time, error) {

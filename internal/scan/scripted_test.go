@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/impact-ops/impact/internal/inventory"
+	"github.com/impact-ops/impact/internal/results"
 )
 
 // scriptedServer answers like a server Dovecot cannot be made into here
@@ -232,5 +234,52 @@ func TestUnsolicitedFlagUpdate(t *testing.T) {
 				t.Errorf("before %d, after %d; want 1 and 2", *f.BeforeCutoff, *f.AfterCutoff)
 			}
 		})
+	}
+}
+
+// TestFetchAnswersAheadOfSearch: a server may answer pipelined commands
+// out of order (RFC 9051 5.5). The answers to a FETCH of a small folder
+// that grew to 200 messages after LIST arrive before the SEARCH written
+// ahead of it is answered. go-imap queues at most 128 of them for a
+// command nobody reads yet, and its reader then reads nothing else, so
+// the probe must collect them as they come or it hangs past every
+// deadline.
+func TestFetchAnswersAheadOfSearch(t *testing.T) {
+	var early []string
+	for i := 1; i <= 200; i++ {
+		early = append(early, fmt.Sprintf(`* %d FETCH (UID %d INTERNALDATE "01-Jan-2030 00:00:00 +0000")`, i, i))
+	}
+	addr := scriptedServer(t, "OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", map[string][]string{
+		"LOGIN":         nil,
+		"CAPABILITY":    {"* CAPABILITY IMAP4rev1 LITERAL+ ESEARCH LIST-STATUS"},
+		"LIST":          {`* LIST () "/" INBOX`, `* STATUS INBOX (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 6)`, `* LIST () "/" Archive`, `* STATUS Archive (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 7)`},
+		"EXAMINE INBOX": {"* 0 EXISTS", "* OK [UIDVALIDITY 6] UIDs valid", "* OK [UIDNEXT 1] next"},
+		"EXAMINE":       {"* 200 EXISTS", "* OK [UIDVALIDITY 7] UIDs valid", "* OK [UIDNEXT 201] next"},
+		"SEARCH":        append(early, `* ESEARCH (TAG "$TAG") COUNT 0`),
+		"UID FETCH":     nil,
+		"LOGOUT":        {"* BYE bye"},
+	})
+	p, err := NewProber(Config{Server: addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: "ops", MasterPassword: "pw",
+		Cutoff: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Timeouts: Timeouts{Greeting: 2 * time.Second, Command: 2 * time.Second, Login: 2 * time.Second, Probe: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var rec results.Mailbox
+	go func() {
+		defer close(done)
+		rec, err = p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "a@isp.example", AccountID: "1"}))
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("probe hung past its 5 s deadline")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rec.Folders[0]
+	if f.Name != "Archive" || *f.Messages != 200 || *f.BeforeCutoff != 0 || *f.AfterCutoff != 200 {
+		t.Errorf("%s: messages %d, before %d, after %d; want Archive 200, 0, 200", f.Name, *f.Messages, *f.BeforeCutoff, *f.AfterCutoff)
 	}
 }
