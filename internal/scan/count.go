@@ -40,6 +40,16 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 	if err := s.cork.uncork(); err != nil {
 		s.close() // the answers never come
 	}
+	// LIST's answers are collected as they come, for the reason fetching
+	// gives: go-imap queues 64 for a command nobody reads yet, and a server
+	// may answer LIST before EXAMINE, which is read first.
+	var list []*imap.ListData
+	var listErr error
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		list, listErr = listCmd.Collect()
+	}()
 	// Both are outstanding until EXAMINE's answer: a failure then is
 	// either's.
 	const both = "EXAMINE INBOX and LIST"
@@ -53,11 +63,9 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 	if inboxErr != nil && !errors.As(inboxErr, &ie) {
 		return nil, wrapCommandErr(both, inboxErr)
 	}
-	var list []*imap.ListData
 	err = s.step(ctx, p.to.Command, "LIST", func() error {
-		var err error
-		list, err = listCmd.Collect()
-		return err
+		<-listed
+		return listErr
 	})
 	if err != nil {
 		return nil, wrapCommandErr("LIST", err)
@@ -82,14 +90,13 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 			inboxAt = i
 			setSelectData(f, inbox)
 		} else if st := ld.Status; st != nil {
-			f.Messages = u32to64(st.NumMessages)
-			if st.UIDValidity != 0 {
-				v := st.UIDValidity
-				f.UIDValidity = &v
-			}
-			if st.UIDNext != 0 {
-				v := uint32(st.UIDNext)
-				f.UIDNext = &v
+			setFigures(f, u32to64(st.NumMessages), st.UIDValidity, st.UIDNext)
+			if st.UIDValidity == 0 {
+				// No UIDVALIDITY (never 0, RFC 9051 2.3.1.1): the server
+				// did not open the folder, and its count is a guess.
+				// Dovecot answers "MESSAGES 0 ... UIDVALIDITY 0" for a
+				// full folder under concurrent first access: EXAMINE it.
+				f.Messages = nil
 			}
 		}
 		if f.Messages != nil && *f.Messages == 0 {
@@ -137,13 +144,18 @@ func u32to64(v *uint32) *int64 {
 
 func setSelectData(f *results.Folder, sel *imap.SelectData) {
 	n := int64(sel.NumMessages)
-	f.Messages = &n
-	if sel.UIDValidity != 0 {
-		v := sel.UIDValidity
-		f.UIDValidity = &v
+	setFigures(f, &n, sel.UIDValidity, sel.UIDNext)
+}
+
+// setFigures records a folder's size and UIDs, from STATUS or EXAMINE; a
+// zero UIDVALIDITY or UIDNEXT is one the server did not give.
+func setFigures(f *results.Folder, messages *int64, validity uint32, next imap.UID) {
+	f.Messages = messages
+	if validity != 0 {
+		f.UIDValidity = &validity
 	}
-	if sel.UIDNext != 0 {
-		v := uint32(sel.UIDNext)
+	if next != 0 {
+		v := uint32(next)
 		f.UIDNext = &v
 	}
 }

@@ -283,3 +283,73 @@ func TestFetchAnswersAheadOfSearch(t *testing.T) {
 		t.Errorf("%s: messages %d, before %d, after %d; want Archive 200, 0, 200", f.Name, *f.Messages, *f.BeforeCutoff, *f.AfterCutoff)
 	}
 }
+
+// TestListAnsweredAheadOfExamine: 100 folders listed before EXAMINE
+// INBOX, written ahead of LIST, is answered. go-imap queues 64 LIST
+// answers for a command nobody reads yet; the probe must not hang.
+func TestListAnsweredAheadOfExamine(t *testing.T) {
+	var listed []string
+	for i := range 100 {
+		listed = append(listed, fmt.Sprintf(`* LIST (\HasNoChildren) "/" F%03d`, i), fmt.Sprintf(`* STATUS F%03d (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 9)`, i))
+	}
+	addr := scriptedServer(t, "OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", map[string][]string{
+		"LOGIN":         nil,
+		"CAPABILITY":    {"* CAPABILITY IMAP4rev1 LITERAL+ ESEARCH LIST-STATUS"},
+		"EXAMINE INBOX": append(listed, "* 0 EXISTS", "* OK [UIDVALIDITY 6] UIDs valid", "* OK [UIDNEXT 1] next"),
+		"LIST":          nil,
+		"LOGOUT":        {"* BYE bye"},
+	})
+	rec := probeBounded(t, addr)
+	if len(rec.Folders) != 100 || rec.BeforeCutoff == nil || *rec.BeforeCutoff != 0 {
+		t.Errorf("%d folders, before %v; want 100 counted", len(rec.Folders), deref(rec.BeforeCutoff))
+	}
+}
+
+// TestStatusWithoutUIDValidity: LIST-STATUS says 0 messages but gives no
+// UIDVALIDITY, as Dovecot does for a full folder under concurrent first
+// access: the folder is examined, not taken for empty.
+func TestStatusWithoutUIDValidity(t *testing.T) {
+	addr := scriptedServer(t, "OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", map[string][]string{
+		"LOGIN":      nil,
+		"CAPABILITY": {"* CAPABILITY IMAP4rev1 LITERAL+ ESEARCH LIST-STATUS"},
+		"LIST": {`* LIST () "/" INBOX`, `* STATUS INBOX (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 6)`,
+			`* LIST () "/" Big`, `* STATUS Big (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 0)`},
+		"EXAMINE INBOX": {"* 0 EXISTS", "* OK [UIDVALIDITY 6] UIDs valid", "* OK [UIDNEXT 1] next"},
+		"EXAMINE":       {"* 2 EXISTS", "* OK [UIDVALIDITY 7] UIDs valid", "* OK [UIDNEXT 3] next"},
+		"SEARCH":        {`* ESEARCH (TAG "$TAG") COUNT 1`},
+		"UID FETCH": {`* 1 FETCH (UID 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000")`,
+			`* 2 FETCH (UID 2 INTERNALDATE "01-Jan-2030 00:00:00 +0000")`},
+		"LOGOUT": {"* BYE bye"},
+	})
+	rec := probeBounded(t, addr)
+	f := rec.Folders[0]
+	if f.Name != "Big" || f.Messages == nil || *f.Messages != 2 || *f.BeforeCutoff != 1 || *f.AfterCutoff != 1 {
+		t.Errorf("%s: messages %v, before %v, after %v; want Big 2, 1, 1", f.Name, deref(f.Messages), deref(f.BeforeCutoff), deref(f.AfterCutoff))
+	}
+}
+
+// probeBounded probes a@isp.example at addr with a 5 s probe deadline and
+// fails the test if the probe outlives it or fails.
+func probeBounded(t *testing.T, addr string) results.Mailbox {
+	t.Helper()
+	p, err := NewProber(Config{Server: addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: "ops", MasterPassword: "pw",
+		Cutoff: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Timeouts: Timeouts{Greeting: 2 * time.Second, Command: 2 * time.Second, Login: 2 * time.Second, Probe: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var rec results.Mailbox
+	go func() {
+		defer close(done)
+		rec, err = p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "a@isp.example", AccountID: "1"}))
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("probe hung past its 5 s deadline")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
