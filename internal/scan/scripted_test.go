@@ -259,25 +259,7 @@ func TestFetchAnswersAheadOfSearch(t *testing.T) {
 		"UID FETCH":     nil,
 		"LOGOUT":        {"* BYE bye"},
 	})
-	p, err := NewProber(Config{Server: addr, TLS: TLSNone, Auth: AuthMaster, MasterUser: "ops", MasterPassword: "pw",
-		Cutoff: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Timeouts: Timeouts{Greeting: 2 * time.Second, Command: 2 * time.Second, Login: 2 * time.Second, Probe: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var rec results.Mailbox
-	go func() {
-		defer close(done)
-		rec, err = p.Probe(context.Background(), inventory.NewEntry(inventory.Fields{Mailbox: "a@isp.example", AccountID: "1"}))
-	}()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		t.Fatal("probe hung past its 5 s deadline")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := probeBounded(t, addr)
 	f := rec.Folders[0]
 	if f.Name != "Archive" || *f.Messages != 200 || *f.BeforeCutoff != 0 || *f.AfterCutoff != 200 {
 		t.Errorf("%s: messages %d, before %d, after %d; want Archive 200, 0, 200", f.Name, *f.Messages, *f.BeforeCutoff, *f.AfterCutoff)
