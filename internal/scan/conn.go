@@ -58,17 +58,20 @@ func (c *corkConn) corkWrites() {
 	c.mu.Unlock()
 }
 
-// uncork sends what was held; an error is the connection's.
-func (c *corkConn) uncork() error {
+// uncork sends what was held. When that fails the connection is closed:
+// the commands held were never sent, and their answers, which the caller
+// waits for next, must end in an error instead of never coming.
+func (c *corkConn) uncork() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
 	if len(c.buf) == 0 {
-		return nil
+		return
 	}
-	_, err := c.Conn.Write(c.buf)
+	if _, err := c.Conn.Write(c.buf); err != nil {
+		c.Conn.Close()
+	}
 	c.buf = c.buf[:0]
-	return err
 }
 
 // greetingReadLimit bounds the greeting line; a server sending more without

@@ -37,9 +37,7 @@ func (p *Prober) folders(ctx context.Context, s *session) ([]results.Folder, err
 	s.cork.corkWrites()
 	inboxCmd := s.client.Select("INBOX", &imap.SelectOptions{ReadOnly: true})
 	listCmd := s.client.List("", "*", opts)
-	if err := s.cork.uncork(); err != nil {
-		s.close() // the answers never come
-	}
+	s.cork.uncork()
 	// LIST's answers are collected as they come, for the reason fetching
 	// gives: go-imap queues 64 for a command nobody reads yet, and a server
 	// may answer LIST before EXAMINE, which is read first.
@@ -234,20 +232,18 @@ func (c *counter) send(f *results.Folder, examine, withQueries bool) *folderJob 
 	// With LITERAL+ (or LITERAL- for short strings) no command waits for
 	// a continuation, so the writes can be held and go out together;
 	// without, a folder name sent as a synchronizing literal would wait
-	// for the server's "+" behind held writes forever.
+	// for the server's "+" behind held writes forever. LITERAL- allows
+	// non-synchronizing literals up to 4096 bytes (RFC 7888); the name
+	// goes out in modified UTF-7, at most twice its UTF-8 length ("&"
+	// becomes "&-").
 	caps := s.client.Caps()
-	// LITERAL- allows non-synchronizing literals up to 4096 bytes (RFC
-	// 7888); the name goes out in modified UTF-7, which is at most twice
-	// its UTF-8 length ("&" becomes "&-").
 	switch hold := caps.Has(imap.CapLiteralPlus) || caps.Has(imap.CapLiteralMinus) && 2*len(f.Name) < 4096; {
 	case hold && !c.corked:
 		s.cork.corkWrites()
 		c.corked = true
 	case !hold && c.corked:
 		c.corked = false
-		if err := s.cork.uncork(); err != nil {
-			s.close() // the answers never come
-		}
+		s.cork.uncork()
 	}
 	j := &folderJob{f: f}
 	if examine {
@@ -285,9 +281,7 @@ func (c *counter) last(ctx context.Context) error {
 func (c *counter) flush(ctx context.Context) error {
 	if c.corked {
 		c.corked = false
-		if err := c.s.cork.uncork(); err != nil {
-			c.s.close() // the answers never come
-		}
+		c.s.cork.uncork()
 	}
 	jobs := c.pending
 	c.pending = nil
